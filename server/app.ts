@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import express from 'express';
+import type { Config } from './config.ts';
+import { AuditLog } from './platform/audit.ts';
+import { AuthRepository } from './platform/auth/auth.repository.ts';
+import { authRoutes } from './platform/auth/auth.routes.ts';
+import { AuthService } from './platform/auth/auth.service.ts';
+import type { Db } from './platform/db.ts';
+import { notFound } from './platform/errors.ts';
+import { healthRoutes } from './platform/http/health.routes.ts';
+import { authenticate, errorHandler, originGuard, requireUser } from './platform/http/middleware.ts';
+import type { Logger } from './platform/logger.ts';
+import { createSocketServer } from './platform/socket.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  /** Serve the built SvelteKit UI (off in API-only tests). */
+  serveUi?: boolean;
+}
+
+/** Composition root: builds every service with its dependencies and mounts routes and sockets. */
+export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
+  const audit = new AuditLog(db, log.child({ module: 'audit' }));
+  const auth = new AuthService(new AuthRepository(db), audit, log.child({ module: 'auth' }), config.SESSION_TTL_HOURS);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  const httpServer = http.createServer(app);
+  const io = createSocketServer(httpServer, auth, config.allowedOrigins, log.child({ module: 'socket' }));
+
+  const api = express.Router();
+  api.use(express.json({ limit: '1mb' }));
+  api.use(originGuard(config.allowedOrigins));
+  api.use(healthRoutes(db, VERSION));
+  api.use(authenticate(auth));
+  api.use(authRoutes(auth, { secureCookies: false }));
+  // Everything below needs a signed-in user; login and health are above.
+  api.use(requireUser);
+  api.get('/events', async (req, res) => {
+    res.json(await audit.list({ userId: req.user!.id, limit: 100 }));
+  });
+  api.use((_req, _res, next) => next(notFound('API route')));
+  api.use(errorHandler(log));
+  app.use('/api', api);
+
+  if (serveUi) await mountUi(app, log);
+
+  const stoppers: Array<() => Promise<void>> = [];
+  return {
+    app,
+    httpServer,
+    io,
+    auth,
+    audit,
+    listen(port: number, host: string) {
+      return new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => resolve());
+      });
+    },
+    async close() {
+      for (const stop of stoppers) await stop();
+      io.close();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
+
+async function mountUi(app: express.Express, log: Logger) {
+  const handlerPath = path.join(ROOT, 'build', 'handler.js');
+  if (!fs.existsSync(handlerPath)) {
+    log.warn('UI build not found (run `npm run build`); serving the API only');
+    app.get('/', (_req, res) => res.type('text').send('vm-orchestrator API is running; build the UI with `npm run build`.'));
+    return;
+  }
+  const { handler } = await import(pathToFileURL(handlerPath).href);
+  app.use(handler);
+}

@@ -1,0 +1,55 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads process.env. Every variable is validated together so a bad
+ * start names every wrong key at once instead of failing on the first.
+ */
+const intFrom = (def: number, min = 0) =>
+  z.coerce.number().int().min(min).default(def);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: intFrom(3000).pipe(z.number().max(65535)),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** Extra origins (scheme://host:port, comma separated) allowed besides the console's own. */
+  ALLOWED_ORIGINS: z.string().default(''),
+  SESSION_TTL_HOURS: intFrom(24 * 7, 1),
+  MKCLI_REGISTRY: z.string().default(path.join(os.homedir(), '.config', 'mkcli', 'registry')),
+  ENVIRONMENTS_DIR: z.string().default('./environments'),
+  /** Bytes of output a job keeps; past it the head and the tail are kept around a marker. */
+  JOB_OUTPUT_CAP_BYTES: intFrom(256 * 1024 * 1024, 4096),
+  JOB_CANCEL_GRACE_MS: intFrom(5000, 0),
+  /** How long a job's writer keeps retrying an unreachable database before failing the job. */
+  DB_OUTAGE_TIMEOUT_MS: intFrom(60_000, 100),
+  TERMINAL_SHELL: z.string().default(process.env.SHELL || '/bin/bash'),
+  TERMINAL_IDLE_MINUTES: intFrom(30, 1),
+});
+
+export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (a common shell habit: DATABASE_URL= npm start).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const allowedOrigins = c.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+  const badOrigins = allowedOrigins.filter((o) => !/^https?:\/\/[^/]+$/.test(o));
+  if (badOrigins.length) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ALLOWED_ORIGINS: not an origin (scheme://host[:port]): ${badOrigins.join(', ')}`,
+    );
+  }
+  return { ...c, allowedOrigins, dataDir: path.resolve(c.DATA_DIR) };
+}

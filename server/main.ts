@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from './config.ts';
+import { createApp } from './app.ts';
+import { createPool } from './platform/db.ts';
+import { DataDirBusyError, startEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';
+import { createLogger } from './platform/logger.ts';
+import { MigrationError, migrate } from './platform/migrator.ts';
+
+/** Boot: config, database (embedded or DATABASE_URL), migrate, listen, graceful shutdown. */
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.DATABASE_URL;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    url = embedded.url;
+  }
+  const db = createPool(url);
+  let app: Awaited<ReturnType<typeof createApp>> | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    try {
+      await app?.close();
+      await db.end();
+      await embedded?.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    await migrate(db, log);
+    app = await createApp({ config, db, log });
+    await app.auth.bootstrapAdmin(config.ADMIN_PASSWORD, (line) => process.stdout.write(`${line}\n`));
+    await app.listen(config.PORT, config.HOST);
+  } catch (err) {
+    await embedded?.stop().catch(() => {});
+    throw err;
+  }
+  log.info(`vm-orchestrator listening on http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`);
+}
+
+main().catch((err) => {
+  const known = err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof MigrationError;
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`Port already in use: ${(err as Error).message}. Is vm-orchestrator already running? Set PORT to use another.`);
+  } else {
+    console.error(known ? err.message : err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+import type http from 'node:http';
+import { Server } from 'socket.io';
+import type { User } from '../../src/lib/shared/auth.ts';
+import type { AuthService } from './auth/auth.service.ts';
+import { resolveUser } from './http/middleware.ts';
+import { isAllowedOrigin, isCrossSiteFetch } from './http/origin.ts';
+import type { Logger } from './logger.ts';
+
+export interface SocketData {
+  user: User;
+}
+
+/**
+ * One Socket.io server for every namespace. The Origin check lives in allowRequest
+ * because the cors option does not stop a WebSocket-transport handshake from a foreign
+ * page; authentication runs for every namespace as middleware.
+ */
+export function createSocketServer(httpServer: http.Server, auth: AuthService, allowedOrigins: readonly string[], log: Logger) {
+  const io = new Server(httpServer, {
+    serveClient: false,
+    // Background tabs throttle timers; a generous ping timeout keeps idle consoles connected.
+    pingInterval: 25_000,
+    pingTimeout: 60_000,
+    maxHttpBufferSize: 1e6,
+    allowRequest: (req, callback) => {
+      const ok = isAllowedOrigin(req.headers.origin, req.headers.host, allowedOrigins) &&
+        !isCrossSiteFetch(req.headers['sec-fetch-site'] as string | undefined);
+      if (!ok) log.warn({ origin: req.headers.origin }, 'socket handshake from a foreign origin refused');
+      callback(ok ? null : 'origin not allowed', ok);
+    },
+  });
+  return io;
+}
+
+/** Namespace middleware: the session cookie or `auth: { token }` must name a user. */
+export function socketAuth(auth: AuthService) {
+  return async (socket: { handshake: { headers: Record<string, unknown>; auth: Record<string, unknown> }; data: Partial<SocketData> }, next: (err?: Error) => void) => {
+    try {
+      const h = socket.handshake.headers;
+      const { user } = await resolveUser(auth, h.cookie as string | undefined, h.authorization as string | undefined, socket.handshake.auth?.token);
+      if (!user) return next(Object.assign(new Error('unauthenticated'), { data: { code: 'unauthenticated' } }));
+      socket.data.user = user;
+      next();
+    } catch {
+      next(new Error('internal'));
+    }
+  };
+}
