@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Config } from './config.ts';
+import type { Job } from '../src/lib/shared/jobs.ts';
 import { AuditLog } from './platform/audit.ts';
 import { AuthRepository } from './platform/auth/auth.repository.ts';
 import { authRoutes } from './platform/auth/auth.routes.ts';
@@ -13,7 +14,18 @@ import { notFound } from './platform/errors.ts';
 import { healthRoutes } from './platform/http/health.routes.ts';
 import { authenticate, errorHandler, originGuard, requireUser } from './platform/http/middleware.ts';
 import type { Logger } from './platform/logger.ts';
-import { createSocketServer } from './platform/socket.ts';
+import { createSocketServer, socketAuth } from './platform/socket.ts';
+import { EventRepository } from './events/event.repository.ts';
+import { JobStreamHub } from './events/job-stream.hub.ts';
+import { JobRepository } from './jobs/job.repository.ts';
+import { JobRunner } from './jobs/job-runner.ts';
+import { JobService } from './jobs/job.service.ts';
+import { reapInterruptedJobs } from './jobs/job.reaper.ts';
+import { jobRoutes } from './jobs/jobs.routes.ts';
+import { registerJobSockets, type JobsNamespace } from './jobs/jobs.socket.ts';
+import { ProjectRepository } from './projects/project.repository.ts';
+import { ProjectsService } from './projects/projects.service.ts';
+import { projectRoutes } from './projects/projects.routes.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -37,6 +49,23 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   const httpServer = http.createServer(app);
   const io = createSocketServer(httpServer, auth, config.allowedOrigins, log.child({ module: 'socket' }));
 
+  const jobsNsp = io.of('/jobs') as JobsNamespace;
+  jobsNsp.use(socketAuth(auth));
+
+  const projects = new ProjectsService(new ProjectRepository(db), config.MKCLI_REGISTRY, audit, log.child({ module: 'projects' }));
+  const eventRepo = new EventRepository(db);
+  const jobRepo = new JobRepository(db);
+  const hub = new JobStreamHub(eventRepo, log.child({ module: 'job-stream' }));
+  let notifyJob: (job: Job) => void = () => {};
+  const runner = new JobRunner(jobRepo, eventRepo, hub, (job) => notifyJob(job), {
+    capBytes: config.JOB_OUTPUT_CAP_BYTES,
+    cancelGraceMs: config.JOB_CANCEL_GRACE_MS,
+    outageTimeoutMs: config.DB_OUTAGE_TIMEOUT_MS,
+  }, log.child({ module: 'jobs' }));
+  const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
+  notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
+  await reapInterruptedJobs(jobRepo, runner, log.child({ module: 'reaper' }));
+
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
   api.use(originGuard(config.allowedOrigins));
@@ -45,6 +74,8 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   api.use(authRoutes(auth, { secureCookies: false }));
   // Everything below needs a signed-in user; login and health are above.
   api.use(requireUser);
+  api.use(projectRoutes(projects));
+  api.use(jobRoutes(jobs, eventRepo));
   api.get('/events', async (req, res) => {
     res.json(await audit.list({ userId: req.user!.id, limit: 100 }));
   });
@@ -54,13 +85,16 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
 
   if (serveUi) await mountUi(app, log);
 
-  const stoppers: Array<() => Promise<void>> = [];
+  const stoppers: Array<() => Promise<void>> = [() => runner.shutdown()];
   return {
     app,
     httpServer,
     io,
     auth,
     audit,
+    jobs,
+    runner,
+    projects,
     listen(port: number, host: string) {
       return new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);

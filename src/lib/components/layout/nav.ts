@@ -1,0 +1,45 @@
+import type { Component } from 'svelte';
+import CoinsIcon from '@lucide/svelte/icons/coins';
+import FolderGitIcon from '@lucide/svelte/icons/folder-git';
+import LayoutDashboardIcon from '@lucide/svelte/icons/layout-dashboard';
+import ListChecksIcon from '@lucide/svelte/icons/list-checks';
+import ServerIcon from '@lucide/svelte/icons/server';
+import ShieldIcon from '@lucide/svelte/icons/shield';
+import SquareTerminalIcon from '@lucide/svelte/icons/square-terminal';
+import type { User } from '$lib/shared/auth';
+
+export interface NavItem {
+  href: string;
+  label: string;
+  icon: Component<{ class?: string }>;
+  /** Shown only to admins; the server enforces the same rule on every admin route. */
+  adminOnly?: boolean;
+}
+
+export const NAV_ITEMS: readonly NavItem[] = [
+  { href: '/', label: 'Dashboard', icon: LayoutDashboardIcon },
+  { href: '/projects', label: 'Projects', icon: FolderGitIcon },
+  { href: '/jobs', label: 'Jobs', icon: ListChecksIcon },
+  { href: '/terminals', label: 'Terminals', icon: SquareTerminalIcon },
+  { href: '/vms', label: 'VMs', icon: ServerIcon },
+  { href: '/credits', label: 'Credits', icon: CoinsIcon },
+  { href: '/admin', label: 'Admin', icon: ShieldIcon, adminOnly: true },
+];
+
+/** Pages reachable outside the sidebar, so the header can still name them. */
+const OTHER_TITLES: Record<string, string> = { '/settings/tokens': 'API tokens' };
+
+export function navItemsFor(user: User): NavItem[] {
+  return NAV_ITEMS.filter((item) => !item.adminOnly || user.role === 'admin');
+}
+
+/** `/jobs/123` keeps "Jobs" highlighted; `/` only matches itself or every page would. */
+export function isActive(href: string, pathname: string): boolean {
+  if (href === '/') return pathname === '/';
+  return pathname === href || pathname.startsWith(`${href}/`);
+}
+
+export function sectionTitle(pathname: string): string {
+  for (const [prefix, title] of Object.entries(OTHER_TITLES)) if (isActive(prefix, pathname)) return title;
+  return NAV_ITEMS.find((item) => isActive(item.href, pathname))?.label ?? 'vm-orchestrator';
+}

@@ -1,0 +1,7 @@
+import Root from './checkbox.svelte';
+
+export {
+  Root,
+  //
+  Root as Checkbox,
+};

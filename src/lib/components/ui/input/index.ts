@@ -1,0 +1,7 @@
+import Root from './input.svelte';
+
+export {
+  Root,
+  //
+  Root as Input,
+};

@@ -1,0 +1,7 @@
+import Root from './label.svelte';
+
+export {
+  Root,
+  //
+  Root as Label,
+};

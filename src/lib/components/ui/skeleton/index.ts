@@ -1,0 +1,7 @@
+import Root from './skeleton.svelte';
+
+export {
+  Root,
+  //
+  Root as Skeleton,
+};

@@ -1,0 +1,7 @@
+import Root from './switch.svelte';
+
+export {
+  Root,
+  //
+  Root as Switch,
+};

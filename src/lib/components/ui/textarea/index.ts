@@ -1,0 +1,7 @@
+import Root from './textarea.svelte';
+
+export {
+  Root,
+  //
+  Root as Textarea,
+};

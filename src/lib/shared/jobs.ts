@@ -1,0 +1,67 @@
+/** Job and job-event shapes and the /jobs Socket.io event maps, shared by server and UI. */
+export type JobType = 'make' | 'ssh' | 'terminal' | 'vm';
+export type JobStatus = 'queued' | 'running' | 'success' | 'failed' | 'canceled' | 'interrupted' | 'spawned';
+/** `resize` and `input` are used by terminal recordings; the rest by every job. */
+export type StreamName = 'stdout' | 'stderr' | 'system' | 'pty' | 'resize' | 'input';
+
+export const FINAL_STATUSES: readonly JobStatus[] = ['success', 'failed', 'canceled', 'interrupted'];
+export const isFinal = (s: JobStatus) => FINAL_STATUSES.includes(s);
+
+export interface Job {
+  id: string;
+  type: JobType;
+  command: string;
+  status: JobStatus;
+  exitCode: number | null;
+  userId: string | null;
+  username?: string | null;
+  projectAlias: string | null;
+  target: string | null;
+  hostId: string | null;
+  vmId: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  lastSeq: number;
+  bytes: number;
+  truncated: boolean;
+}
+
+export interface JobEvent {
+  seq: number;
+  stream: StreamName;
+  /** UTF-8 text (invalid bytes shown as U+FFFD), or base64 when asked for with encoding=base64. */
+  chunk: string;
+  at: string;
+}
+
+export interface EventsPage {
+  events: JobEvent[];
+  lastSeq: number;
+  done: boolean;
+}
+
+export interface JobDone {
+  jobId: string;
+  status: JobStatus;
+  exitCode: number | null;
+}
+
+export type Ack<T> = (res: ({ ok: true } & T) | { error: { code: string; message: string } }) => void;
+
+export interface JobsServerToClient {
+  'job:log': (msg: { jobId: string; events: JobEvent[] }) => void;
+  'job:done': (msg: JobDone) => void;
+  'job:updated': (msg: { job: Job }) => void;
+}
+
+export interface JobsClientToServer {
+  'join-job': (msg: { jobId: string; after?: number }, ack: Ack<{ job: Job }>) => void;
+  'leave-job': (msg: { jobId: string }, ack?: Ack<object>) => void;
+  'cancel-job': (msg: { jobId: string }, ack?: Ack<{ job: Job }>) => void;
+}
+
+export type CreateJobBody =
+  | { type: 'make'; project: string; target: string; variables?: Record<string, string> }
+  | { type: 'ssh'; host: string; command: string }
+  | { type: 'terminal'; cwd?: string; host?: string; cols?: number; rows?: number; target?: string; shell?: string; recordInput?: boolean };
