@@ -16,6 +16,7 @@ import { authenticate, errorHandler, originGuard, requireUser } from './platform
 import type { Logger } from './platform/logger.ts';
 import { createSocketServer, socketAuth } from './platform/socket.ts';
 import { EventRepository } from './events/event.repository.ts';
+import { EventWriter } from './events/event-writer.ts';
 import { JobStreamHub } from './events/job-stream.hub.ts';
 import { JobRepository } from './jobs/job.repository.ts';
 import { JobRunner } from './jobs/job-runner.ts';
@@ -26,6 +27,7 @@ import { registerJobSockets, type JobsNamespace } from './jobs/jobs.socket.ts';
 import { ProjectRepository } from './projects/project.repository.ts';
 import { ProjectsService } from './projects/projects.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
+import { createTerminals } from './terminals/terminals.module.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -57,7 +59,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   const jobRepo = new JobRepository(db);
   const hub = new JobStreamHub(eventRepo, log.child({ module: 'job-stream' }));
   let notifyJob: (job: Job) => void = () => {};
-  const runner = new JobRunner(jobRepo, eventRepo, hub, (job) => notifyJob(job), {
+  const runner = new JobRunner(jobRepo, new EventWriter(eventRepo), hub, (job) => notifyJob(job), {
     capBytes: config.JOB_OUTPUT_CAP_BYTES,
     cancelGraceMs: config.JOB_CANCEL_GRACE_MS,
     outageTimeoutMs: config.DB_OUTAGE_TIMEOUT_MS,
@@ -65,6 +67,9 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
   await reapInterruptedJobs(jobRepo, runner, log.child({ module: 'reaper' }));
+  const terminals = createTerminals({
+    config, io, auth, jobs, jobRepo, eventRepo, runner, projects, audit, log: log.child({ module: 'terminals' }),
+  });
 
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
@@ -75,6 +80,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   // Everything below needs a signed-in user; login and health are above.
   api.use(requireUser);
   api.use(projectRoutes(projects));
+  api.use(terminals.routes);
   api.use(jobRoutes(jobs, eventRepo));
   api.get('/events', async (req, res) => {
     res.json(await audit.list({ userId: req.user!.id, limit: 100 }));
@@ -95,6 +101,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
     jobs,
     runner,
     projects,
+    terminals: terminals.service,
     listen(port: number, host: string) {
       return new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);

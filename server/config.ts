@@ -28,7 +28,8 @@ const schema = z.object({
   /** How long a job's writer keeps retrying an unreachable database before failing the job. */
   DB_OUTAGE_TIMEOUT_MS: intFrom(60_000, 100),
   TERMINAL_SHELL: z.string().default(process.env.SHELL || '/bin/bash'),
-  TERMINAL_IDLE_MINUTES: intFrom(30, 1),
+  /** A terminal with no attached browser tab ends after this long; fractional values allowed (0.5 = 30 s). */
+  TERMINAL_IDLE_MINUTES: z.coerce.number().positive().default(30),
 });
 
 export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string };

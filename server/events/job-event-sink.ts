@@ -239,9 +239,6 @@ export class JobEventSink {
         if (failingSince) this.o.log.info({ jobId: this.o.jobId, downMs: Date.now() - failingSince }, 'event writes resumed');
         return;
       } catch (err) {
-        // A retry that finds its rows already there means the earlier COMMIT succeeded
-        // but its reply was lost with the connection.
-        if (failingSince && (err as { code?: string }).code === '23505') return;
         if (!failingSince) failingSince = Date.now();
         const down = Date.now() - failingSince;
         this.o.log.warn({ jobId: this.o.jobId, err: (err as Error).message, downMs: down }, 'event write failed; retrying');

@@ -8,6 +8,7 @@ import { queuedBytes } from './socket-pressure.ts';
 const LIVE_LIMIT_BYTES = 2 * 1024 * 1024;
 const PAGE_ROWS = 2000;
 const PAGE_BYTES = 1024 * 1024;
+const BINARY_EVENTS_PER_PACKET = 10;
 
 interface Subscription {
   socket: Socket;
@@ -18,6 +19,7 @@ interface Subscription {
   pumping: boolean;
   done?: JobDone;
   doneSent: boolean;
+  encoding: 'utf8' | 'binary';
 }
 
 /**
@@ -69,9 +71,9 @@ export class JobStreamHub {
    * Starts streaming to `socket` from `after`. `lastSeq` is the job's stored cursor read by
    * the caller; `done` is set for a job that has already finished.
    */
-  subscribe(socket: Socket, jobId: string, after: number, lastSeq: number, done?: JobDone): void {
+  subscribe(socket: Socket, jobId: string, after: number, lastSeq: number, done?: JobDone, encoding: 'utf8' | 'binary' = 'utf8'): void {
     this.unsubscribe(socket, jobId);
-    const sub: Subscription = { socket, jobId, cursor: after, pumping: false, doneSent: false, done };
+    const sub: Subscription = { socket, jobId, cursor: after, pumping: false, doneSent: false, done, encoding };
     const fin = this.finished.get(jobId);
     if (fin) sub.done = fin.done;
     this.committed.set(jobId, Math.max(this.committed.get(jobId) ?? 0, lastSeq));
@@ -91,7 +93,15 @@ export class JobStreamHub {
 
   private send(sub: Subscription, events: StoredEvent[]) {
     sub.cursor = events[events.length - 1].seq;
-    sub.socket.emit('job:log', { jobId: sub.jobId, events: events.map((e) => toWire(e)) });
+    if (sub.encoding === 'utf8') {
+      sub.socket.emit('job:log', { jobId: sub.jobId, events: events.map((e) => toWire(e)) });
+      return;
+    }
+    // Socket.io decoders accept at most 10 binary attachments per packet by default.
+    for (let i = 0; i < events.length; i += BINARY_EVENTS_PER_PACKET) {
+      const part = events.slice(i, i + BINARY_EVENTS_PER_PACKET).map((e) => toWire(e, 'binary'));
+      sub.socket.emit('job:log', { jobId: sub.jobId, events: part });
+    }
   }
 
   private active(sub: Subscription) {

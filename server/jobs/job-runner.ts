@@ -1,5 +1,5 @@
 import type { Job, JobStatus } from '../../src/lib/shared/jobs.ts';
-import type { EventRepository } from '../events/event.repository.ts';
+import type { EventWriter } from '../events/event-writer.ts';
 import { JobEventSink } from '../events/job-event-sink.ts';
 import type { JobStreamHub } from '../events/job-stream.hub.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -38,7 +38,7 @@ export class JobRunner {
 
   constructor(
     private readonly jobs: JobRepository,
-    private readonly events: EventRepository,
+    private readonly writer: EventWriter,
     private readonly hub: JobStreamHub,
     private readonly onUpdate: (job: Job) => void,
     private readonly opts: RunnerOptions,
@@ -50,7 +50,7 @@ export class JobRunner {
     return new JobEventSink({
       jobId,
       startSeq,
-      insertBatch: (id, evs) => this.events.insertBatch(id, evs),
+      insertBatch: (id, evs) => this.writer.write(id, evs),
       publish: (evs) => this.hub.publish(jobId, evs),
       log: this.log,
       capBytes: this.opts.capBytes,

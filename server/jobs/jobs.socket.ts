@@ -25,7 +25,7 @@ export function registerJobSockets(nsp: JobsNamespace, jobs: JobService, hub: Jo
         const job = await jobs.get(user, String(msg?.jobId));
         ack?.({ ok: true, job });
         const done = isFinal(job.status) ? { jobId: job.id, status: job.status, exitCode: job.exitCode } : undefined;
-        hub.subscribe(socket as Socket, job.id, after, job.lastSeq, done);
+        hub.subscribe(socket as Socket, job.id, after, job.lastSeq, done, msg?.encoding === 'binary' ? 'binary' : 'utf8');
       } catch (err) {
         ack?.(ackError(err));
       }

@@ -27,11 +27,14 @@ export interface Job {
   truncated: boolean;
 }
 
-export interface JobEvent {
+export interface JobEvent<Chunk = string> {
   seq: number;
   stream: StreamName;
-  /** UTF-8 text (invalid bytes shown as U+FFFD), or base64 when asked for with encoding=base64. */
-  chunk: string;
+  /**
+   * UTF-8 text (invalid bytes shown as U+FFFD); base64 when asked for with encoding=base64;
+   * raw bytes (ArrayBuffer in a browser) on a socket that joined with encoding "binary".
+   */
+  chunk: Chunk;
   at: string;
 }
 
@@ -56,7 +59,8 @@ export interface JobsServerToClient {
 }
 
 export interface JobsClientToServer {
-  'join-job': (msg: { jobId: string; after?: number }, ack: Ack<{ job: Job }>) => void;
+  /** encoding "binary" delivers chunks as bytes: exact, and cheaper for both ends. */
+  'join-job': (msg: { jobId: string; after?: number; encoding?: 'utf8' | 'binary' }, ack: Ack<{ job: Job }>) => void;
   'leave-job': (msg: { jobId: string }, ack?: Ack<object>) => void;
   'cancel-job': (msg: { jobId: string }, ack?: Ack<{ job: Job }>) => void;
 }

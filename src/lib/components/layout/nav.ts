@@ -6,10 +6,11 @@ import ListChecksIcon from '@lucide/svelte/icons/list-checks';
 import ServerIcon from '@lucide/svelte/icons/server';
 import ShieldIcon from '@lucide/svelte/icons/shield';
 import SquareTerminalIcon from '@lucide/svelte/icons/square-terminal';
+import type { Pathname } from '$app/types';
 import type { User } from '$lib/shared/auth';
 
 export interface NavItem {
-  href: string;
+  href: Pathname;
   label: string;
   icon: Component<{ class?: string }>;
   /** Shown only to admins; the server enforces the same rule on every admin route. */

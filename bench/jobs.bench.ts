@@ -1,0 +1,195 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { JobEvent } from '../src/lib/shared/jobs.ts';
+import { benchServer, percentile, printTable, writeResults } from './lib.ts';
+
+/**
+ * `npm run bench:jobs`: the job event pipeline against the physical limit (COPY of the same
+ * bytes into a bytea table) and the naive design (one INSERT per chunk read).
+ * 1. ingest: `seq 1 2000000` and 100 MB of random bytes, stored and delivered to one live socket
+ * 2. latency: 50 concurrent jobs at 200 lines/s, print-to-browser-socket p50/p99
+ * 3. replay: a 1,000,000-line job through the HTTP events API
+ */
+const FIXTURE = path.resolve(import.meta.dirname, 'fixtures');
+const RANDOM_BYTES = Number(process.env.BENCH_RANDOM_BYTES ?? 100 * 1024 * 1024);
+const s = await benchServer({ bench: FIXTURE });
+const mb = (bytes: number) => bytes / 1024 / 1024;
+
+/** Collects a command's output chunks as they come from its pipe (what every design starts from). */
+function capture(argv: string[]): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const child = spawn(argv[0], argv.slice(1));
+    child.stdout.on('data', (b: Buffer) => chunks.push(b));
+    child.on('error', reject);
+    child.on('close', () => resolve(chunks));
+  });
+}
+
+/** Runs a job watched live from a separate client process (started first), as a browser would. */
+async function ours(target: string, variables: Record<string, string> = {}) {
+  const watcher = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'watch-job.ts'), s.base, s.cookie], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: watcher.stdout });
+  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  if ((await next()) !== 'ready') throw new Error('watcher did not connect');
+  const t0 = performance.now();
+  const job = await s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target, variables });
+  watcher.stdin.write(`${job.id}\n`);
+  const summary = JSON.parse(await next());
+  const seconds = (performance.now() - t0) / 1000;
+  const final = await s.api('GET', `/api/jobs/${job.id}`);
+  return { seconds, bytes: final.bytes as number, events: final.lastSeq as number, received: summary.events as number };
+}
+
+/** The physical limit: the same bytes in 64 KiB rows, binary COPY into a bytea table. */
+async function copyBaseline(chunks: Buffer[]) {
+  const client = new pg.Client({ connectionString: s.url });
+  await client.connect();
+  // A logged table like job_events (a TEMP table would skip the WAL and flatter the baseline).
+  await client.query('DROP TABLE IF EXISTS copy_sink');
+  await client.query('CREATE TABLE copy_sink (seq bigint, chunk bytea)');
+  const rows = rechunk(chunks, 64 * 1024);
+  const t0 = performance.now();
+  const stream = client.query(copyFrom('COPY copy_sink FROM STDIN (FORMAT binary)'));
+  const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+  stream.write(header);
+  rows.forEach((chunk, i) => {
+    const head = Buffer.alloc(2 + 4 + 8 + 4);
+    head.writeInt16BE(2, 0);
+    head.writeInt32BE(8, 2);
+    head.writeBigInt64BE(BigInt(i + 1), 6);
+    head.writeInt32BE(chunk.length, 14);
+    stream.write(head);
+    stream.write(chunk);
+  });
+  stream.write(Buffer.from([0xff, 0xff]));
+  await new Promise<void>((resolve, reject) => stream.end(() => resolve()).on('error', reject));
+  const seconds = (performance.now() - t0) / 1000;
+  await client.query('DROP TABLE copy_sink');
+  await client.end();
+  return { seconds, bytes: rows.reduce((n, r) => n + r.length, 0) };
+}
+
+/** The naive design: one autocommit INSERT per chunk as the pipe delivers it. */
+async function naive(argv: string[]) {
+  const pool = new pg.Pool({ connectionString: s.url, max: 1 });
+  await pool.query('CREATE TABLE IF NOT EXISTS naive_sink (id bigserial, chunk bytea)');
+  const t0 = performance.now();
+  let bytes = 0;
+  const inserts: Promise<unknown>[] = [];
+  await new Promise<void>((resolve) => {
+    const child = spawn(argv[0], argv.slice(1));
+    child.stdout.on('data', (b: Buffer) => {
+      bytes += b.length;
+      inserts.push(pool.query('INSERT INTO naive_sink (chunk) VALUES ($1)', [b]));
+    });
+    child.on('close', () => resolve());
+  });
+  await Promise.all(inserts);
+  const seconds = (performance.now() - t0) / 1000;
+  await pool.query('DROP TABLE naive_sink');
+  await pool.end();
+  return { seconds, bytes, rows: inserts.length };
+}
+
+function rechunk(chunks: Buffer[], size: number): Buffer[] {
+  const all = Buffer.concat(chunks);
+  const out: Buffer[] = [];
+  for (let i = 0; i < all.length; i += size) out.push(all.subarray(i, i + size));
+  return out;
+}
+
+const ingest: Array<Record<string, string | number>> = [];
+const results: Record<string, unknown> = {};
+for (const [name, target, vars, argv] of [
+  ['seq 1 2000000', 'seq', {}, ['seq', '1', '2000000']],
+  [`${mb(RANDOM_BYTES)} MB random`, 'random', { BYTES: String(RANDOM_BYTES) }, ['head', '-c', String(RANDOM_BYTES), '/dev/urandom']],
+] as const) {
+  const o = await ours(target, vars);
+  const chunks = await capture([...argv]);
+  const c = await copyBaseline(chunks);
+  const n = await naive([...argv]);
+  const oursMBs = mb(o.bytes) / o.seconds;
+  const copyMBs = mb(c.bytes) / c.seconds;
+  const naiveMBs = mb(n.bytes) / n.seconds;
+  ingest.push({
+    workload: name,
+    'bytes (MB)': mb(o.bytes).toFixed(1),
+    'ours MB/s': oursMBs.toFixed(1),
+    'COPY MB/s': copyMBs.toFixed(1),
+    'naive MB/s': naiveMBs.toFixed(1),
+    'ours/COPY': (oursMBs / copyMBs).toFixed(2),
+    'ours/naive': (oursMBs / naiveMBs).toFixed(1),
+    'naive rows': n.rows,
+    'our rows': o.events,
+  });
+  results[target] = { ours: o, copy: c, naive: n, oursMBs, copyMBs, naiveMBs };
+}
+console.log('\n1. Ingest: stored in Postgres and delivered to one live socket\n');
+printTable(ingest);
+
+// 2. Latency: 50 jobs at 200 lines/s each, one socket watching all of them.
+const JOBS = 50;
+const LINES = 2000; // 10 s at 200 lines/s
+const socket = await s.socket('/jobs');
+const latencies: number[] = [];
+let doneCount = 0;
+const allDone = new Promise<void>((resolve) => {
+  socket.on('job:log', (m: { events: JobEvent[] }) => {
+    const now = performance.timeOrigin + performance.now();
+    for (const e of m.events) {
+      for (const line of e.chunk.split('\n')) {
+        const t = Number(line.split(' ')[0]);
+        if (e.stream === 'stdout' && t > 1e12) latencies.push(now - t);
+      }
+    }
+  });
+  socket.on('job:done', () => {
+    if (++doneCount === JOBS) resolve();
+  });
+});
+const jobs = await Promise.all(
+  Array.from({ length: JOBS }, () => s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'ticker', variables: { LINES: String(LINES) } })),
+);
+for (const j of jobs) socket.emit('join-job', { jobId: j.id, after: 0 }, () => {});
+await allDone;
+socket.close();
+latencies.sort((a, b) => a - b);
+const lat = { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] };
+console.log(`\n2. Latency: ${JOBS} jobs x 200 lines/s, printed -> socket client\n`);
+printTable([{ jobs: JOBS, lines: lat.samples, 'p50 ms': lat.p50.toFixed(1), 'p99 ms': lat.p99.toFixed(1), 'max ms': lat.max.toFixed(1) }]);
+
+// 3. Replay through the API.
+const big = await s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'lines', variables: { N: '1000000' } });
+for (;;) {
+  const j = await s.api('GET', `/api/jobs/${big.id}`);
+  if (j.status === 'success') break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+let t0 = performance.now();
+const first = await s.api('GET', `/api/jobs/${big.id}/events?after=0&limit=1000`);
+const firstPageMs = performance.now() - t0;
+t0 = performance.now();
+let after = 0;
+let replayBytes = 0;
+let pages = 0;
+for (;;) {
+  const page = await s.api('GET', `/api/jobs/${big.id}/events?after=${after}&limit=5000`);
+  if (!page.events.length) break;
+  pages++;
+  for (const e of page.events) replayBytes += e.chunk.length;
+  after = page.events[page.events.length - 1].seq;
+}
+const replaySeconds = (performance.now() - t0) / 1000;
+const replay = { firstPageMs, firstPageEvents: first.events.length, pages, bytes: replayBytes, seconds: replaySeconds, MBs: mb(replayBytes) / replaySeconds, linesPerSecond: 1_000_000 / replaySeconds };
+console.log('\n3. Replay of a 1,000,000-line job through GET /api/jobs/:id/events\n');
+printTable([{ 'first page ms': firstPageMs.toFixed(1), 'full replay s': replaySeconds.toFixed(2), 'MB/s': replay.MBs.toFixed(1), 'lines/s': Math.round(replay.linesPerSecond), pages }]);
+
+writeResults('jobs', { ingest: results, latency: lat, replay });
+await s.close();
+process.exit(0);

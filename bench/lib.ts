@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { io as connect, type Socket } from 'socket.io-client';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+import { createPool, type Db } from '../server/platform/db.ts';
+import { startEmbeddedPostgres } from '../server/platform/embedded-postgres.ts';
+import { createLogger } from '../server/platform/logger.ts';
+import { migrate } from '../server/platform/migrator.ts';
+
+/** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
+export async function benchServer(registryEntries: Record<string, string>) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
+  fs.chmodSync(dir, 0o755);
+  const log = createLogger('silent');
+  const pg = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(dir, log);
+  const url = process.env.BENCH_DATABASE_URL ?? pg!.url;
+  const db: Db = createPool(url, 20);
+  await migrate(db);
+  const registry = path.join(dir, 'registry');
+  fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
+  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31) });
+  const app = await createApp({ config, db, log, serveUi: false });
+  await app.auth.bootstrapAdmin('bench-password', () => {});
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
+  });
+  const cookie = res.headers.get('set-cookie')!.split(';')[0];
+  return {
+    app, db, url, base, cookie,
+    async api(method: string, p: string, body?: unknown) {
+      const r = await fetch(`${base}${p}`, {
+        method, headers: { cookie, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return r.json();
+    },
+    socket(ns: string): Promise<Socket> {
+      return new Promise((resolve, reject) => {
+        const s = connect(`${base}${ns}`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+        s.once('connect', () => resolve(s));
+        s.once('connect_error', reject);
+      });
+    },
+    async close() {
+      await app.close();
+      await db.end();
+      await pg?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function printTable(rows: Array<Record<string, string | number>>) {
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i])).join(' | ')} |`;
+  console.log(line(cols));
+  console.log(`|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
+}
+
+export function writeResults(name: string, data: unknown) {
+  const dir = path.resolve(import.meta.dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), host: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30) }, ...data as object }, null, 2));
+  console.log(`\nwrote ${file}`);
+}

@@ -1,0 +1,321 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import headless from '@xterm/headless';
+import type { Terminal as HeadlessTerminal } from '@xterm/headless';
+import { SerializeAddon } from '@xterm/addon-serialize';
+import pty, { type IPty } from 'node-pty';
+import type { JobEventSink } from '../events/job-event-sink.ts';
+import { processStartTime } from './process-group.ts';
+
+/** After the process exits, output counts as complete once the PTY has been quiet this long. */
+const EXIT_QUIET_MS = 60;
+/** …but never wait longer than this for it (a background child may keep the PTY open). */
+const EXIT_DRAIN_MAX_MS = 2000;
+/** Bytes handed to the headless terminal but not yet parsed; above it the PTY pauses. */
+const HEADLESS_HIGH_WATER = 1024 * 1024;
+const HEADLESS_LOW_WATER = 128 * 1024;
+/** While paused, how often to look whether the process exited (so its last output is read in time). */
+const PAUSED_EXIT_POLL_MS = 40;
+
+export interface PtyOptions {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+  sink: JobEventSink;
+  /** Lines of scrollback kept for re-attaching browsers. */
+  scrollback?: number;
+}
+
+export interface PtyExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ScreenSnapshot {
+  /** Escape sequences that redraw scrollback, screen, cursor and modes in a fresh terminal of this size. */
+  data: string;
+  cols: number;
+  rows: number;
+}
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/**
+ * One process in a pseudo-terminal. Output goes, in order, to the job's event sink (the
+ * recording), to a headless xterm.js that keeps the current screen for re-attaching
+ * browsers, and then to output listeners (attached sockets). Listeners are called from the
+ * headless terminal's write callbacks, so a snapshot taken at a write boundary plus the
+ * chunks after it is exactly the stream: no gap, no repeat.
+ *
+ * Flow control: `hold(reason)` pauses reading from the PTY (the program then blocks on
+ * write) until every reason is released; the sink's and the headless terminal's own
+ * back-pressure are reasons too. Input is never paused, so Ctrl-C always gets through.
+ */
+export class PtySource {
+  readonly pid: number;
+  readonly startTime: string | null;
+  /** Resolves once the process exited and every byte it wrote is in the sink and delivered to listeners. */
+  readonly finished: Promise<PtyExit>;
+  title = '';
+
+  private readonly pty: IPty;
+  private readonly term: HeadlessTerminal;
+  private readonly serializer = new SerializeAddon();
+  private readonly sink: JobEventSink;
+  private readonly holds = new Set<string>();
+  private paused = false;
+  private exited = false;
+  private lastDataAt = 0;
+  private headlessPending = 0;
+  private exitPoll: NodeJS.Timeout | null = null;
+  private outputListeners = new Set<Listener<[Buffer]>>();
+  private resizeListeners = new Set<Listener<[number, number]>>();
+  private size: { cols: number; rows: number };
+
+  constructor(opts: PtyOptions) {
+    this.sink = opts.sink;
+    this.size = { cols: opts.cols, rows: opts.rows };
+    this.term = new headless.Terminal({
+      cols: opts.cols,
+      rows: opts.rows,
+      scrollback: opts.scrollback ?? 5000,
+      allowProposedApi: true,
+    });
+    this.term.loadAddon(this.serializer);
+    this.term.onTitleChange((t) => {
+      this.title = t;
+    });
+    // node-pty hands out Buffers with `encoding: null` (its typings say string): output is
+    // kept byte-exact and UTF-8 sequences split across reads are joined by each consumer.
+    this.pty = pty.spawn(opts.argv[0], opts.argv.slice(1), {
+      name: 'xterm-256color',
+      cols: opts.cols,
+      rows: opts.rows,
+      cwd: opts.cwd,
+      env: opts.env,
+      encoding: null,
+    } as pty.IPtyForkOptions);
+    this.pid = this.pty.pid;
+    this.startTime = processStartTime(this.pid);
+    opts.sink.meta('resize', Buffer.from(JSON.stringify({ cols: opts.cols, rows: opts.rows })));
+
+    this.pty.onData((data) => this.onData(data as unknown as Buffer));
+    this.finished = new Promise<PtyExit>((resolve) => {
+      this.pty.onExit(({ exitCode, signal }) => {
+        this.exited = true;
+        this.stopExitPoll();
+        // Read whatever is still queued: nothing may pause the PTY any more.
+        this.holds.clear();
+        this.applyHolds();
+        void this.drainAfterExit().then(() =>
+          resolve(signal ? { exitCode: null, signal: SIGNAL_NAMES.get(signal) ?? null } : { exitCode, signal: null }),
+        );
+      });
+    });
+  }
+
+  get cols() {
+    return this.size.cols;
+  }
+
+  get rows() {
+    return this.size.rows;
+  }
+
+  get isExited() {
+    return this.exited;
+  }
+
+  /** Called with each output chunk, in stream order, after the headless screen has applied it. */
+  onOutput(fn: Listener<[Buffer]>): () => void {
+    this.outputListeners.add(fn);
+    return () => this.outputListeners.delete(fn);
+  }
+
+  /** Called when a resize takes effect, in order with output. */
+  onResize(fn: Listener<[number, number]>): () => void {
+    this.resizeListeners.add(fn);
+    return () => this.resizeListeners.delete(fn);
+  }
+
+  /** Keystrokes or pasted text for the program. */
+  write(data: string | Buffer): void {
+    if (this.exited) return;
+    this.pty.write(data as string);
+  }
+
+  /** Resizes the PTY (the program gets SIGWINCH), records it, and resizes the headless screen in stream order. */
+  resize(cols: number, rows: number): boolean {
+    if (this.exited || (cols === this.size.cols && rows === this.size.rows)) return false;
+    this.size = { cols, rows };
+    try {
+      this.pty.resize(cols, rows);
+    } catch {
+      return false; // exited in the meantime
+    }
+    this.sink.meta('resize', Buffer.from(JSON.stringify({ cols, rows })));
+    // Output read before the resize was produced for the old size: apply it first.
+    this.term.write('', () => {
+      this.term.resize(cols, rows);
+      for (const fn of this.resizeListeners) fn(cols, rows);
+    });
+    return true;
+  }
+
+  /**
+   * Runs `fn` with a snapshot of the screen at a point in the stream; output listeners
+   * added inside `fn` receive exactly the chunks after that point.
+   */
+  atSnapshot(fn: (snap: ScreenSnapshot) => void): void {
+    this.term.write('', () => {
+      fn({ data: this.serializer.serialize(), cols: this.term.cols, rows: this.term.rows });
+    });
+  }
+
+  /** Pauses reading from the PTY until `release(reason)`; several reasons may hold at once. */
+  hold(reason: string): void {
+    if (this.exited) return;
+    this.holds.add(reason);
+    this.applyHolds();
+  }
+
+  release(reason: string): void {
+    if (this.holds.delete(reason)) this.applyHolds();
+  }
+
+  isHeld(reason?: string): boolean {
+    return reason ? this.holds.has(reason) : this.holds.size > 0;
+  }
+
+  /**
+   * Ends the terminal: SIGHUP to every process of its session (job-control groups
+   * included, which a process-group kill would miss), SIGKILL to what is left after `graceMs`.
+   */
+  async cancel(graceMs: number): Promise<void> {
+    if (this.exited) return;
+    const sid = this.pid;
+    signalSession(sid, 'SIGHUP');
+    signalSession(sid, 'SIGCONT');
+    // A paused PTY would keep a program blocked on write; let it run to see the hangup.
+    this.holds.clear();
+    this.applyHolds();
+    const until = Date.now() + graceMs;
+    while (Date.now() < until && !this.exited && sessionPids(sid).length) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    signalSession(sid, 'SIGKILL');
+    try {
+      if (!this.exited) process.kill(sid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  private onData(data: Buffer) {
+    this.lastDataAt = Date.now();
+    if (!this.sink.write('pty', data) && !this.exited && !this.holds.has('sink')) {
+      this.hold('sink');
+      void this.sink.whenDrained().then(() => this.release('sink'));
+    }
+    const n = data.length;
+    this.headlessPending += n;
+    if (this.headlessPending > HEADLESS_HIGH_WATER) this.hold('headless');
+    this.term.write(data, () => {
+      this.headlessPending -= n;
+      if (this.headlessPending < HEADLESS_LOW_WATER) this.release('headless');
+      for (const fn of this.outputListeners) fn(data);
+    });
+  }
+
+  private applyHolds() {
+    const want = this.holds.size > 0 && !this.exited;
+    if (want === this.paused) return;
+    this.paused = want;
+    if (want) {
+      this.pty.pause();
+      // node-pty stops waiting for the last output 200 ms after the process exits, and a
+      // paused PTY is not read: notice the exit early and resume so nothing is lost.
+      this.exitPoll = setInterval(() => {
+        if (!processRunning(this.pid)) {
+          this.holds.clear();
+          this.applyHolds();
+        }
+      }, PAUSED_EXIT_POLL_MS);
+      this.exitPoll.unref();
+    } else {
+      this.stopExitPoll();
+      this.pty.resume();
+    }
+  }
+
+  private stopExitPoll() {
+    if (this.exitPoll) clearInterval(this.exitPoll);
+    this.exitPoll = null;
+  }
+
+  /** node-pty may report the exit before the last data event: wait for a quiet PTY, then for the screen. */
+  private async drainAfterExit() {
+    const exitAt = Date.now();
+    this.lastDataAt = Math.max(this.lastDataAt, exitAt);
+    while (Date.now() - this.lastDataAt < EXIT_QUIET_MS && Date.now() - exitAt < EXIT_DRAIN_MAX_MS) {
+      await new Promise((r) => setTimeout(r, EXIT_QUIET_MS / 3));
+    }
+    await new Promise<void>((resolve) => this.term.write('', resolve));
+  }
+
+  /** Frees the headless terminal; call after `finished` and after the last snapshot. */
+  dispose() {
+    this.stopExitPoll();
+    this.outputListeners.clear();
+    this.resizeListeners.clear();
+    this.term.dispose();
+  }
+}
+
+function processRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids whose session id is `sid` (the PTY's shell is a session leader: node-pty calls setsid). */
+export function sessionPids(sid: number): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name: state ppid pgrp session …
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[3]) === sid && fields[0] !== 'Z') out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+function signalSession(sid: number, signal: NodeJS.Signals) {
+  for (const pid of sessionPids(sid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone
+    }
+  }
+}
