@@ -3,8 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { JobEvent } from '../src/lib/shared/jobs.ts';
-import { benchServer, percentile, printTable, writeResults } from './lib.ts';
+import { benchServer, printTable, writeResults } from './lib.ts';
 
 /**
  * `npm run bench:jobs`: the job event pipeline against the physical limit (COPY of the same
@@ -29,21 +28,31 @@ function capture(argv: string[]): Promise<Buffer[]> {
   });
 }
 
-/** Runs a job watched live from a separate client process (started first), as a browser would. */
-async function ours(target: string, variables: Record<string, string> = {}) {
-  const watcher = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'watch-job.ts'), s.base, s.cookie], {
+/** A live viewer in its own process (as a browser would be), connected before the jobs start. */
+async function startWatcher(latency = false) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'watch-job.ts'), s.base, s.cookie], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, WATCH_LATENCY: latency ? '1' : '0' },
   });
-  const lines = readline.createInterface({ input: watcher.stdout });
+  const lines = readline.createInterface({ input: child.stdout });
   const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
   if ((await next()) !== 'ready') throw new Error('watcher did not connect');
+  return {
+    async watch(jobIds: string[]) {
+      child.stdin.write(`${jobIds.join(' ')}\n`);
+      return JSON.parse(await next()) as { events: number; bytes: number; latency: { samples: number; p50: number; p99: number; max: number } };
+    },
+  };
+}
+
+async function ours(target: string, variables: Record<string, string> = {}) {
+  const watcher = await startWatcher();
   const t0 = performance.now();
   const job = await s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target, variables });
-  watcher.stdin.write(`${job.id}\n`);
-  const summary = JSON.parse(await next());
+  const summary = await watcher.watch([job.id]);
   const seconds = (performance.now() - t0) / 1000;
   const final = await s.api('GET', `/api/jobs/${job.id}`);
-  return { seconds, bytes: final.bytes as number, events: final.lastSeq as number, received: summary.events as number };
+  return { seconds, bytes: final.bytes as number, events: final.lastSeq as number, received: summary.events };
 }
 
 /** The physical limit: the same bytes in 64 KiB rows, binary COPY into a bytea table. */
@@ -133,34 +142,14 @@ for (const [name, target, vars, argv] of [
 console.log('\n1. Ingest: stored in Postgres and delivered to one live socket\n');
 printTable(ingest);
 
-// 2. Latency: 50 jobs at 200 lines/s each, one socket watching all of them.
+// 2. Latency: 50 jobs at 200 lines/s each, one viewer process watching all of them.
 const JOBS = 50;
 const LINES = 2000; // 10 s at 200 lines/s
-const socket = await s.socket('/jobs');
-const latencies: number[] = [];
-let doneCount = 0;
-const allDone = new Promise<void>((resolve) => {
-  socket.on('job:log', (m: { events: JobEvent[] }) => {
-    const now = performance.timeOrigin + performance.now();
-    for (const e of m.events) {
-      for (const line of e.chunk.split('\n')) {
-        const t = Number(line.split(' ')[0]);
-        if (e.stream === 'stdout' && t > 1e12) latencies.push(now - t);
-      }
-    }
-  });
-  socket.on('job:done', () => {
-    if (++doneCount === JOBS) resolve();
-  });
-});
+const latencyWatcher = await startWatcher(true);
 const jobs = await Promise.all(
   Array.from({ length: JOBS }, () => s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'ticker', variables: { LINES: String(LINES) } })),
 );
-for (const j of jobs) socket.emit('join-job', { jobId: j.id, after: 0 }, () => {});
-await allDone;
-socket.close();
-latencies.sort((a, b) => a - b);
-const lat = { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] };
+const lat = (await latencyWatcher.watch(jobs.map((j) => j.id))).latency;
 console.log(`\n2. Latency: ${JOBS} jobs x 200 lines/s, printed -> socket client\n`);
 printTable([{ jobs: JOBS, lines: lat.samples, 'p50 ms': lat.p50.toFixed(1), 'p99 ms': lat.p99.toFixed(1), 'max ms': lat.max.toFixed(1) }]);
 

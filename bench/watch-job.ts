@@ -3,27 +3,42 @@ import { io } from 'socket.io-client';
 
 /**
  * A live viewer in its own process, as a browser would be: connects, prints "ready", then
- * reads a job id from stdin, joins it from seq 0 and prints a summary when job:done arrives.
+ * reads job ids (one line, space separated) from stdin, joins each from seq 0 and prints a
+ * summary when every job:done has arrived. Lines that start with a millisecond timestamp
+ * are also measured for print-to-viewer latency.
  */
 const [base, cookie] = process.argv.slice(2);
 const encoding = process.env.WATCH_ENCODING ?? 'binary';
+const measureLatency = process.env.WATCH_LATENCY === '1';
 const socket = io(`${base}/jobs`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+const last = new Map<string, number>();
+const latencies: number[] = [];
 let events = 0;
 let bytes = 0;
-let last = 0;
-socket.on('job:log', (m: { events: Array<{ seq: number; chunk: Buffer | string }> }) => {
+let pending = 0;
+socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: string; chunk: Buffer | string }> }) => {
+  const now = performance.timeOrigin + performance.now();
   for (const e of m.events) {
-    if (e.seq !== last + 1) {
-      process.stderr.write(`gap or duplicate: ${last} then ${e.seq}\n`);
+    const prev = last.get(m.jobId) ?? 0;
+    if (e.seq !== prev + 1) {
+      process.stderr.write(`gap or duplicate in ${m.jobId}: ${prev} then ${e.seq}\n`);
       process.exit(2);
     }
-    last = e.seq;
+    last.set(m.jobId, e.seq);
     events++;
     bytes += e.chunk.length;
+    if (!measureLatency || e.stream !== 'stdout') continue;
+    for (const line of e.chunk.toString().split('\n')) {
+      const t = Number(line.split(' ')[0]);
+      if (t > 1e12) latencies.push(now - t);
+    }
   }
 });
 socket.on('job:done', () => {
-  process.stdout.write(`${JSON.stringify({ events, last, bytes })}\n`);
+  if (--pending > 0) return;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
+  process.stdout.write(`${JSON.stringify({ events, bytes, latency: { samples: latencies.length, p50: pct(50), p99: pct(99), max: latencies.at(-1) ?? null } })}\n`);
   process.exit(0);
 });
 socket.on('disconnect', (reason) => {
@@ -32,7 +47,9 @@ socket.on('disconnect', (reason) => {
 });
 socket.on('connect', () => {
   process.stdout.write('ready\n');
-  readline.createInterface({ input: process.stdin }).once('line', (jobId) => {
-    socket.emit('join-job', { jobId: jobId.trim(), after: 0, encoding }, () => {});
+  readline.createInterface({ input: process.stdin }).once('line', (ids) => {
+    const jobIds = ids.trim().split(/\s+/);
+    pending = jobIds.length;
+    for (const jobId of jobIds) socket.emit('join-job', { jobId, after: 0, encoding }, () => {});
   });
 });

@@ -10,7 +10,7 @@ test('admin logs in, sees the shell, and logs out', async ({ page }) => {
   await page.getByRole('button', { name: /sign in/i }).click();
   await expect(page.getByTestId('dashboard')).toBeVisible();
   for (const name of ['Dashboard', 'Projects', 'Jobs', 'Terminals', 'VMs', 'Credits', 'Admin']) {
-    await expect(page.getByRole('link', { name, exact: true })).toBeVisible();
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true })).toBeVisible();
   }
   await page.getByRole('button', { name: /admin/i }).first().click();
   await page.getByRole('menuitem', { name: /sign out/i }).click();

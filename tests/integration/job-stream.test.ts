@@ -82,6 +82,21 @@ describe('live job stream over Socket.io', () => {
     sockets.forEach((sk) => sk.close());
   });
 
+  it('delivers exact bytes, NUL and invalid UTF-8 included, to a socket that joins in binary', async () => {
+    const { json: job } = await c.post('/api/jobs', { type: 'make', project: 'fixture', target: 'binary' });
+    await waitDone(c, job.id);
+    const socket = await jobsSocket(s.base, cookie);
+    const got: Array<{ stream: string; chunk: Buffer }> = [];
+    socket.on('job:log', (m: { events: Array<{ stream: string; chunk: Buffer }> }) => got.push(...m.events));
+    let done = false;
+    socket.on('job:done', () => (done = true));
+    await socket.timeout(5000).emitWithAck('join-job', { jobId: job.id, after: 0, encoding: 'binary' });
+    await waitFor(async () => done, 5000, 'job:done');
+    const out = Buffer.concat(got.filter((e) => e.stream === 'stdout').map((e) => Buffer.from(e.chunk)));
+    expect(out.equals(Buffer.from([0x61, 0x00, 0x62, 0xff, 0x63, 0x0a]))).toBe(true);
+    socket.close();
+  });
+
   it('answers join-job for a finished job with its history and job:done', async () => {
     const { json: job } = await c.post('/api/jobs', { type: 'make', project: 'fixture', target: 'hello' });
     await waitDone(c, job.id);

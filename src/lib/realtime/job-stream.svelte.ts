@@ -42,7 +42,8 @@ export class JobStream implements LogSource {
   readonly status = $derived(this.job?.status ?? null);
 
   #builder = new LineBuilder();
-  /** Events received ahead of a gap, by seq. */
+  /** Events received ahead of a gap, by seq. Internal bookkeeping, deliberately not reactive. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #pending = new Map<number, JobEvent>();
   #fillTarget = 0;
   #filling: Promise<void> | null = null;
@@ -61,7 +62,7 @@ export class JobStream implements LogSource {
   }
 
   search(query: string, regex: boolean, limit: number): Promise<LogSearchResult> {
-    const q = new URLSearchParams({ q: query, regex: regex ? '1' : '0', limit: String(limit) });
+    const q = `q=${encodeURIComponent(query)}&regex=${regex ? 1 : 0}&limit=${limit}`;
     return api.get<LogSearchResult>(`/jobs/${this.jobId}/search?${q}`);
   }
 
@@ -156,6 +157,7 @@ export class JobStream implements LogSource {
       }
       this.live = true;
       this.#setJob(res.job);
+      this.#checkDone();
     });
   };
 
