@@ -58,7 +58,6 @@ export async function* asciicastLines(
     return d.decode(e.chunk, { stream: true });
   };
   let skippedInitial = false;
-  let after = 0;
   while (page.length) {
     let out = '';
     for (const e of page) {
@@ -81,7 +80,7 @@ export async function* asciicastLines(
       }
     }
     if (out) yield out;
-    after = page[page.length - 1].seq;
+    const after = page[page.length - 1].seq;
     if (after >= job.lastSeq) break;
     page = await events.list(job.id, after, pageSize, 4 * 1024 * 1024);
   }
