@@ -13,8 +13,8 @@ const MAX_ROWS = 4000;
 /**
  * Group commit for every job's sink. While one statement is in flight, batches from all
  * jobs queue and go together in the next one, so fifty busy jobs cost one transaction per
- * round trip instead of fifty. A failed statement fails each batch in it; every sink
- * retries on its own (the insert is idempotent).
+ * round trip instead of fifty. A failed batch is rejected to its sink, which retries on
+ * its own (the insert is idempotent).
  */
 export class EventWriter {
   private queue: Waiting[] = [];
@@ -43,7 +43,10 @@ export class EventWriter {
         await this.repo.insertMany(take);
         for (const w of take) w.resolve();
       } catch (err) {
-        for (const w of take) w.reject(err);
+        if (take.length === 1) take[0].reject(err);
+        // One bad batch (say, of a job deleted meanwhile) must not hold back every other
+        // job: write them one by one so each succeeds or fails on its own.
+        else await Promise.all(take.map((w) => this.repo.insertMany([w]).then(w.resolve, w.reject)));
       }
     }
     this.busy = false;

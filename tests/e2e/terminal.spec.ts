@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+
+const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
+const SHOTS = process.env.E2E_SHOTS_DIR ?? '/tmp/shots';
+
+async function login(page: Page) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(ADMIN.username);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: /sign in/i }).click();
+  await expect(page.getByTestId('dashboard')).toBeVisible();
+}
+
+/** A screen row whose whole text is `text` (xterm's DOM renderer: one div per row in `.xterm-rows`). */
+const row = (page: Page, text: string) =>
+  page.locator('[data-testid="terminal-screen"] .xterm-rows > div').filter({ hasText: new RegExp(`^\\s*${text}\\s*$`) });
+
+test('a terminal survives a reload: output stays and typing still works', async ({ page }) => {
+  await login(page);
+  await page.goto('/terminals');
+  await page.getByRole('button', { name: 'New terminal' }).click();
+  await expect(page).toHaveURL(/\/terminals\/[0-9a-f-]{36}$/);
+  const view = page.getByTestId('terminal-view');
+  await expect(view).toHaveAttribute('data-phase', 'attached');
+  await expect(page.getByText('Keyboard', { exact: true })).toBeVisible();
+
+  await page.getByTestId('terminal-screen').click();
+  await page.keyboard.type('echo hello');
+  await page.keyboard.press('Enter');
+  await expect(row(page, 'hello')).toHaveCount(1);
+
+  await page.reload();
+  await expect(view).toHaveAttribute('data-phase', 'attached');
+  // The screen is redrawn from the server: the earlier output is still there.
+  await expect(row(page, 'hello')).toHaveCount(1);
+  await page.getByTestId('terminal-screen').click();
+  await page.keyboard.type('echo again');
+  await page.keyboard.press('Enter');
+  await expect(row(page, 'again')).toHaveCount(1);
+
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const theme of ['light', 'dark'] as const) {
+    await page.evaluate((t) => localStorage.setItem('mode-watcher-mode', t), theme);
+    await page.reload();
+    await expect(view).toHaveAttribute('data-phase', 'attached');
+    await expect(row(page, 'again')).toHaveCount(1);
+    await page.screenshot({ path: `${SHOTS}/terminal-${theme}.png` });
+  }
+
+  // The list shows it with one viewer; killing it ends the session and offers the recording.
+  await page.getByRole('button', { name: 'Kill' }).click();
+  await expect(page.getByText('Ended (killed)').first()).toBeVisible();
+  await page.getByRole('button', { name: 'Replay recording' }).click();
+  await expect(page.getByTestId('terminal-replay')).toBeVisible();
+  await expect(row(page, 'again')).toHaveCount(1, { timeout: 20_000 });
+  await page.screenshot({ path: `${SHOTS}/terminal-replay-dark.png` });
+});
+
+test('the terminals page lists a running terminal and opens it', async ({ page }) => {
+  await login(page);
+  const res = await page.request.post('/api/jobs', { data: { type: 'terminal', cwd: 'fixture' }, headers: { origin: new URL(page.url()).origin } });
+  expect(res.status()).toBe(201);
+  const job = await res.json();
+  await page.goto('/terminals');
+  const link = page.getByRole('link', { name: 'Attach' }).and(page.locator(`[href="/terminals/${job.id}"]`));
+  await expect(link).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/terminals-list.png` });
+  await link.click();
+  await expect(page.getByTestId('terminal-view')).toHaveAttribute('data-phase', 'attached');
+  await page.getByTestId('terminal-screen').click();
+  await page.keyboard.type('basename "$PWD"');
+  await page.keyboard.press('Enter');
+  await expect(row(page, 'jobs')).toHaveCount(1);
+});
