@@ -13,10 +13,12 @@ const measureLatency = process.env.WATCH_LATENCY === '1';
 const socket = io(`${base}/jobs`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
 const last = new Map<string, number>();
 const latencies: number[] = [];
+/** From the server reading the output to this viewer receiving it. */
+const serverLatencies: number[] = [];
 let events = 0;
 let bytes = 0;
 let pending = 0;
-socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: string; chunk: Buffer | string }> }) => {
+socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: string; chunk: Buffer | string; at: string }> }) => {
   const now = performance.timeOrigin + performance.now();
   for (const e of m.events) {
     const prev = last.get(m.jobId) ?? 0;
@@ -28,6 +30,7 @@ socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: s
     events++;
     bytes += e.chunk.length;
     if (!measureLatency || e.stream !== 'stdout') continue;
+    serverLatencies.push(now - Date.parse(e.at));
     for (const line of e.chunk.toString().split('\n')) {
       const t = Number(line.split(' ')[0]);
       if (t > 1e12) latencies.push(now - t);
@@ -36,9 +39,12 @@ socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: s
 });
 socket.on('job:done', () => {
   if (--pending > 0) return;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
-  process.stdout.write(`${JSON.stringify({ events, bytes, latency: { samples: latencies.length, p50: pct(50), p99: pct(99), max: latencies.at(-1) ?? null } })}\n`);
+  const summary = (xs: number[]) => {
+    xs.sort((a, b) => a - b);
+    const pct = (p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? null;
+    return { samples: xs.length, p50: pct(50), p99: pct(99), max: xs.at(-1) ?? null };
+  };
+  process.stdout.write(`${JSON.stringify({ events, bytes, latency: summary(latencies), serverLatency: summary(serverLatencies) })}\n`);
   process.exit(0);
 });
 socket.on('disconnect', (reason) => {

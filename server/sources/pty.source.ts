@@ -47,11 +47,12 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 );
 
 /**
- * One process in a pseudo-terminal. Output goes, in order, to the job's event sink (the
- * recording), to a headless xterm.js that keeps the current screen for re-attaching
- * browsers, and then to output listeners (attached sockets). Listeners are called from the
- * headless terminal's write callbacks, so a snapshot taken at a write boundary plus the
- * chunks after it is exactly the stream: no gap, no repeat.
+ * One process in a pseudo-terminal. Each output chunk goes, as it is read, to the job's
+ * event sink (the recording), to a headless xterm.js that keeps the current screen for
+ * re-attaching browsers, and to output listeners (attached sockets). The headless terminal
+ * parses asynchronously, so `atSnapshot` marks a point in its queue: the snapshot holds
+ * every chunk read before the call, and listeners get every chunk read after it (a caller
+ * queues those until the snapshot is sent): no gap, no repeat.
  *
  * Flow control: `hold(reason)` pauses reading from the PTY (the program then blocks on
  * write) until every reason is released; the sink's and the headless terminal's own
@@ -74,6 +75,7 @@ export class PtySource {
   private lastDataAt = 0;
   private headlessPending = 0;
   private exitPoll: NodeJS.Timeout | null = null;
+  private slaveFd: number | null = null;
   private outputListeners = new Set<Listener<[Buffer]>>();
   private resizeListeners = new Set<Listener<[number, number]>>();
   private size: { cols: number; rows: number };
@@ -103,6 +105,7 @@ export class PtySource {
     } as pty.IPtyForkOptions);
     this.pid = this.pty.pid;
     this.startTime = processStartTime(this.pid);
+    this.slaveFd = holdSlave(this.pty);
     opts.sink.meta('resize', Buffer.from(JSON.stringify({ cols: opts.cols, rows: opts.rows })));
 
     this.pty.onData((data) => this.onData(data as unknown as Buffer));
@@ -113,9 +116,10 @@ export class PtySource {
         // Read whatever is still queued: nothing may pause the PTY any more.
         this.holds.clear();
         this.applyHolds();
-        void this.drainAfterExit().then(() =>
-          resolve(signal ? { exitCode: null, signal: SIGNAL_NAMES.get(signal) ?? null } : { exitCode, signal: null }),
-        );
+        void this.drainAfterExit().then(() => {
+          this.releaseSlave();
+          resolve(signal ? { exitCode: null, signal: SIGNAL_NAMES.get(signal) ?? null } : { exitCode, signal: null });
+        });
       });
     });
   }
@@ -132,13 +136,13 @@ export class PtySource {
     return this.exited;
   }
 
-  /** Called with each output chunk, in stream order, after the headless screen has applied it. */
+  /** Called with each output chunk as it is read, in stream order. */
   onOutput(fn: Listener<[Buffer]>): () => void {
     this.outputListeners.add(fn);
     return () => this.outputListeners.delete(fn);
   }
 
-  /** Called when a resize takes effect, in order with output. */
+  /** Called when the PTY is resized, in order with output. */
   onResize(fn: Listener<[number, number]>): () => void {
     this.resizeListeners.add(fn);
     return () => this.resizeListeners.delete(fn);
@@ -160,17 +164,16 @@ export class PtySource {
       return false; // exited in the meantime
     }
     this.sink.meta('resize', Buffer.from(JSON.stringify({ cols, rows })));
-    // Output read before the resize was produced for the old size: apply it first.
-    this.term.write('', () => {
-      this.term.resize(cols, rows);
-      for (const fn of this.resizeListeners) fn(cols, rows);
-    });
+    for (const fn of this.resizeListeners) fn(cols, rows);
+    // Output read before the resize was produced for the old size: the screen applies it first.
+    this.term.write('', () => this.term.resize(cols, rows));
     return true;
   }
 
   /**
-   * Runs `fn` with a snapshot of the screen at a point in the stream; output listeners
-   * added inside `fn` receive exactly the chunks after that point.
+   * Calls `fn`, once the headless screen has parsed every chunk read so far, with a
+   * snapshot of it. Chunks (and resizes) that listeners see after this call are exactly
+   * the ones the snapshot does not hold.
    */
   atSnapshot(fn: (snap: ScreenSnapshot) => void): void {
     this.term.write('', () => {
@@ -229,8 +232,8 @@ export class PtySource {
     this.term.write(data, () => {
       this.headlessPending -= n;
       if (this.headlessPending < HEADLESS_LOW_WATER) this.release('headless');
-      for (const fn of this.outputListeners) fn(data);
     });
+    for (const fn of this.outputListeners) fn(data);
   }
 
   private applyHolds() {
@@ -269,12 +272,40 @@ export class PtySource {
     await new Promise<void>((resolve) => this.term.write('', resolve));
   }
 
+  private releaseSlave() {
+    if (this.slaveFd === null) return;
+    try {
+      fs.closeSync(this.slaveFd);
+    } catch {
+      // already closed
+    }
+    this.slaveFd = null;
+  }
+
   /** Frees the headless terminal; call after `finished` and after the last snapshot. */
   dispose() {
     this.stopExitPoll();
+    this.releaseSlave();
     this.outputListeners.clear();
     this.resizeListeners.clear();
     this.term.dispose();
+  }
+}
+
+/**
+ * Opens the PTY's slave side in this process (never read, O_NOCTTY). While it is open the
+ * master does not hang up when the program exits, so Linux cannot answer a read with EIO
+ * while output is still queued in the PTY: that race is how node-pty loses the last
+ * kilobytes of a program that exits right after printing (measured here: 21 of 30 runs of
+ * `seq 1 20000` lost the tail without it, 0 of 100 with it). Closed once the output is drained.
+ */
+function holdSlave(p: IPty): number | null {
+  const name = (p as IPty & { ptsName?: string }).ptsName;
+  if (!name) return null;
+  try {
+    return fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  } catch {
+    return null; // the program is already gone
   }
 }
 

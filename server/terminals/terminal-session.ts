@@ -16,8 +16,9 @@ interface Client {
   unacked: number;
   /** Since when `unacked` has stayed at or above the low-water mark without an ack. */
   stalledSince: number | null;
-  /** Snapshot sent: receives live output. */
+  /** Snapshot sent: receives live output. Until then output and resizes wait in `queued`. */
   live: boolean;
+  queued: Array<Buffer | { cols: number; rows: number }>;
   /** Stopped acknowledging: gets no output until it attaches again. */
   lagging: boolean;
 }
@@ -61,7 +62,11 @@ export class TerminalSession {
     this.unsubscribe.push(
       source.onOutput((chunk) => this.broadcastOutput(chunk)),
       source.onResize((cols, rows) => {
-        for (const c of this.clients.values()) if (c.live && !c.lagging) c.peer.emit('resize', { jobId: this.job.id, cols, rows });
+        for (const c of this.clients.values()) {
+          if (c.lagging) continue;
+          if (c.live) c.peer.emit('resize', { jobId: this.job.id, cols, rows });
+          else c.queued.push({ cols, rows });
+        }
       }),
     );
     this.startIdleClock();
@@ -77,7 +82,7 @@ export class TerminalSession {
    */
   attach(peer: TerminalPeer, size: { cols?: number; rows?: number }, reply: (res: Omit<AttachOk, 'job'>) => void): void {
     this.clients.delete(peer.id);
-    const client: Client = { peer, unacked: 0, stalledSince: null, live: false, lagging: false };
+    const client: Client = { peer, unacked: 0, stalledSince: null, live: false, lagging: false, queued: [] };
     this.clients.set(peer.id, client);
     this.stopIdleClock();
     if (!this.keyboardOwner || !this.clients.has(this.keyboardOwner)) this.keyboardOwner = peer.id;
@@ -85,8 +90,14 @@ export class TerminalSession {
     this.source.atSnapshot((snap) => {
       if (this.clients.get(peer.id) !== client || this.ended) return;
       reply({ keyboard: this.keyboardOwner === peer.id, cols: snap.cols, rows: snap.rows, title: this.source.title });
-      client.live = true;
       this.send(client, Buffer.from(snap.data, 'utf8'));
+      // What was read while the screen caught up, in order.
+      for (const item of client.queued) {
+        if (Buffer.isBuffer(item)) this.send(client, item);
+        else peer.emit('resize', { jobId: this.job.id, ...item });
+      }
+      client.queued = [];
+      client.live = true;
       this.updateFlow();
     });
   }
@@ -147,7 +158,11 @@ export class TerminalSession {
   private broadcastOutput(chunk: Buffer) {
     let over = false;
     for (const c of this.clients.values()) {
-      if (!c.live || c.lagging) continue;
+      if (c.lagging) continue;
+      if (!c.live) {
+        c.queued.push(chunk);
+        continue;
+      }
       this.send(c, chunk);
       if (c.unacked > FLOW_HIGH_WATER) over = true;
     }

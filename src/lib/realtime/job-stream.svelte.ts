@@ -179,7 +179,7 @@ export class JobStream implements LogSource {
   #onUpdated = (msg: { job: Job }) => {
     if (msg.job.id !== this.jobId) return;
     this.#setJob(msg.job);
-    if (isFinal(msg.job.status) && this.lastSeq < msg.job.lastSeq) void this.#fill(msg.job.lastSeq);
+    if (isFinal(msg.job.status) && this.lastSeq < msg.job.lastSeq) this.#fill(msg.job.lastSeq).catch(() => {});
     this.#checkDone();
   };
 
@@ -226,7 +226,8 @@ export class JobStream implements LogSource {
         if (seq <= this.lastSeq) this.#pending.delete(seq);
         else first = Math.min(first, seq);
       }
-      if (first !== Infinity) void this.#fill(first - 1);
+      // A failed read is retried by the next live batch, job:done or wake-up.
+      if (first !== Infinity) this.#fill(first - 1).catch(() => {});
     }
     this.#schedule();
   }

@@ -1,0 +1,387 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import headless from '@xterm/headless';
+import { io as connect, type Socket } from 'socket.io-client';
+import { benchServer, percentile, printTable, writeResults } from './lib.ts';
+
+/**
+ * `npm run bench:terminal`: browser terminals, ours against wetty (the npm package).
+ * 1. keystroke echo latency: 500 single keystrokes into `cat` (tty in raw mode, so cat
+ *    itself echoes each byte), timed from the client's emit to the echo arriving at a
+ *    headless socket.io client;
+ * 2. output throughput: `cat` of a 50 MB file through PTY → Socket.io → a client that
+ *    acknowledges like xterm.js does (ours: every 5,000 bytes; wetty: every 256 KiB), once
+ *    acking on receipt (the server path's capacity) and once after parsing in a headless
+ *    xterm.js (what a terminal emulator can absorb);
+ * with the server process's peak RSS during each run. Both servers run as their own
+ * processes on loopback; ours also stores every byte in Postgres (the recording).
+ *
+ * Internal: `BENCH_ROLE=server` runs our server for the parent and prints its address.
+ */
+const FILE_MB = Number(process.env.BENCH_TERMINAL_MB ?? 50);
+const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 500);
+const WARMUP = 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+if (process.env.BENCH_ROLE === 'server') {
+  const s = await benchServer({});
+  process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
+  const stop = async () => {
+    await s.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  await new Promise(() => {});
+}
+
+interface Throughput {
+  mb: number;
+  seconds: number;
+  mbPerS: number;
+  peakRssMb: number;
+}
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+  peakRssMb: number;
+}
+
+/** Samples a process's resident memory every 50 ms; `stop()` returns the peak in MB. */
+function rssSampler(pid: number) {
+  let peak = 0;
+  const read = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // gone
+    }
+  };
+  read();
+  const t = setInterval(read, 50);
+  return { stop: () => (clearInterval(t), read(), Math.round(peak)) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function makeFile(): string {
+  const file = path.join(os.tmpdir(), `vmo-bench-terminal-${FILE_MB}mb.txt`);
+  if (!fs.existsSync(file) || fs.statSync(file).size !== FILE_MB * 1024 * 1024) {
+    const line = 'the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\n';
+    const block = Buffer.from(line.repeat(Math.ceil((1024 * 1024) / line.length))).subarray(0, 1024 * 1024);
+    const fd = fs.openSync(file, 'w');
+    for (let i = 0; i < FILE_MB; i++) fs.writeSync(fd, block);
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+/** Acknowledges output the way a terminal does: after it is parsed (or at once), in `every`-byte steps. */
+function acker(every: number, parse: boolean, send: (n: number) => void) {
+  const term = parse ? new headless.Terminal({ cols: 80, rows: 24, scrollback: 1000, allowProposedApi: true }) : null;
+  let pending = 0;
+  const done = (n: number) => {
+    pending += n;
+    while (pending >= every) {
+      pending -= every;
+      send(every);
+    }
+  };
+  return {
+    take(data: string | Uint8Array) {
+      const n = data.length;
+      if (term) term.write(data, () => done(n));
+      else done(n);
+    },
+    /** Resolves once everything taken so far is parsed. */
+    flush: () => new Promise<void>((r) => (term ? term.write('', r) : r())),
+    dispose: () => term?.dispose(),
+  };
+}
+
+async function measureLatency(send: (ch: string) => void, listen: (fn: (text: string) => void) => void): Promise<number[]> {
+  let waiting: { ch: string; t0: number; resolve: (ms: number) => void } | null = null;
+  listen((text) => {
+    if (waiting && text.includes(waiting.ch)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(performance.now() - w.t0);
+    }
+  });
+  const samples: number[] = [];
+  for (let i = 0; i < KEYSTROKES + WARMUP; i++) {
+    const ch = String.fromCharCode(97 + (i % 26));
+    const ms = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no echo for keystroke ${i}`)), 5000);
+      waiting = { ch, t0: performance.now(), resolve: (v) => (clearTimeout(timer), resolve(v)) };
+      send(ch);
+    });
+    if (i >= WARMUP) samples.push(ms);
+    await sleep(2);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
+  p50: +percentile(samples, 50).toFixed(2),
+  p99: +percentile(samples, 99).toFixed(2),
+  max: +samples[samples.length - 1].toFixed(2),
+  samples: samples.length,
+  peakRssMb,
+});
+
+// ---------------------------------------------------------------- ours
+
+async function startOurs(): Promise<{ child: ChildProcess; base: string; cookie: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], {
+    env: { ...process.env, BENCH_ROLE: 'server' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`our server exited (${code})`)));
+  });
+  return { child, ...JSON.parse(line) };
+}
+
+async function ourTerminal(base: string, cookie: string) {
+  const res = await fetch(`${base}/api/jobs`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'terminal', cols: 80, rows: 24 }),
+  });
+  const job = await res.json();
+  if (res.status !== 201) throw new Error(`could not open a terminal: ${JSON.stringify(job)}`);
+  const socket: Socket = connect(`${base}/terminals`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return { job, socket };
+}
+
+/** Attaches, runs `command` in the shell and waits until the shell has been quiet for a moment. */
+async function ourAttach(base: string, cookie: string, command: string, parse: boolean) {
+  const { job, socket } = await ourTerminal(base, cookie);
+  const ack = acker(5000, parse, (bytes) => socket.emit('ack', { jobId: job.id, bytes }));
+  const listeners: Array<(data: Buffer) => void> = [];
+  let last = performance.now();
+  socket.on('output', (m: { jobId: string; data: Buffer }) => {
+    last = performance.now();
+    ack.take(m.data);
+    for (const fn of listeners) fn(m.data);
+  });
+  const res = await socket.timeout(10_000).emitWithAck('attach', { jobId: job.id, cols: 80, rows: 24 });
+  if (!res.ok) throw new Error(JSON.stringify(res));
+  await sleep(300);
+  socket.emit('input', { jobId: job.id, data: command });
+  while (performance.now() - last < 400) await sleep(50);
+  return { job, socket, ack, listeners };
+}
+
+async function oursLatency(base: string, cookie: string, pid: number): Promise<Latency> {
+  const t = await ourAttach(base, cookie, 'stty raw -echo; exec cat\r', false);
+  const rss = rssSampler(pid);
+  const samples = await measureLatency(
+    (ch) => t.socket.emit('input', { jobId: t.job.id, data: ch }),
+    (fn) => t.listeners.push((d) => fn(d.toString('latin1'))),
+  );
+  const peak = rss.stop();
+  t.socket.emit('input', { jobId: t.job.id, data: '\x04' });
+  t.socket.close();
+  return latencyRow(samples, peak);
+}
+
+async function oursThroughput(base: string, cookie: string, pid: number, file: string, parse: boolean): Promise<Throughput> {
+  const t = await ourAttach(base, cookie, 'stty -echo\r', parse);
+  let received = 0;
+  let first = 0;
+  let last = 0;
+  t.listeners.push((d) => {
+    first ||= performance.now();
+    last = performance.now();
+    received += d.length;
+  });
+  const exited = new Promise<void>((resolve) => t.socket.on('exit', () => resolve()));
+  const rss = rssSampler(pid);
+  t.socket.emit('input', { jobId: t.job.id, data: `cat ${file}; exit\r` });
+  await exited;
+  await t.ack.flush();
+  // First to last byte (then the client's parse backlog): the same window as wetty's.
+  const seconds = (Math.max(last, parse ? performance.now() : 0) - first) / 1000;
+  const peak = rss.stop();
+  t.socket.close();
+  t.ack.dispose();
+  const mb = received / 1024 / 1024;
+  return { mb: +mb.toFixed(1), seconds: +seconds.toFixed(2), mbPerS: +(mb / seconds).toFixed(1), peakRssMb: peak };
+}
+
+// ---------------------------------------------------------------- wetty
+
+function findWetty(): string | null {
+  // wetty's package.json has an exports map without ./package.json; find its directory from its entry point.
+  try {
+    const require = createRequire(import.meta.url);
+    let dir = path.dirname(require.resolve('wetty'));
+    while (!fs.existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    const main = path.join(dir, 'build', 'main.js');
+    return fs.existsSync(main) ? main : null;
+  } catch {
+    const main = path.resolve(import.meta.dirname, '../node_modules/wetty/build/main.js');
+    return fs.existsSync(main) ? main : null;
+  }
+}
+
+/** Starts wetty on loopback running `command` for every connection (as root: a local PTY, no login). */
+async function startWetty(main: string, command: string): Promise<{ child: ChildProcess; base: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [main, '--port', String(port), '--host', '127.0.0.1', '--command', command, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`wetty exited: ${err.slice(-500)}`);
+    try {
+      if ((await fetch(base)).ok) return { child, base };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  child.kill();
+  throw new Error(`wetty did not start: ${err.slice(-500)}`);
+}
+
+async function wettySession(base: string, parse: boolean) {
+  const socket: Socket = connect(base, { transports: ['websocket'], reconnection: false });
+  const ack = acker(262_144, parse, (bytes) => socket.emit('commit', bytes));
+  const listeners: Array<(data: string) => void> = [];
+  socket.on('data', (d: string) => {
+    ack.take(d);
+    for (const fn of listeners) fn(d);
+  });
+  const login = new Promise<void>((resolve) => socket.once('login', () => resolve()));
+  const logout = new Promise<void>((resolve) => socket.once('logout', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  socket.emit('resize', { cols: 80, rows: 24 });
+  await login;
+  return { socket, ack, listeners, logout };
+}
+
+async function wettyLatency(main: string): Promise<Latency> {
+  const w = await startWetty(main, `sh -c 'stty raw -echo; exec cat'`);
+  try {
+    const s = await wettySession(w.base, false);
+    await sleep(500);
+    const rss = rssSampler(w.child.pid!);
+    const samples = await measureLatency((ch) => s.socket.emit('input', ch), (fn) => s.listeners.push(fn));
+    const peak = rss.stop();
+    s.socket.close();
+    return latencyRow(samples, peak);
+  } finally {
+    w.child.kill();
+  }
+}
+
+async function wettyThroughput(main: string, file: string, parse: boolean): Promise<Throughput> {
+  const w = await startWetty(main, `sh -c 'stty -echo; sleep 0.5; cat ${file}'`);
+  try {
+    const rss = rssSampler(w.child.pid!);
+    const s = await wettySession(w.base, parse);
+    let received = 0;
+    let first = 0;
+    let last = 0;
+    s.listeners.push((d) => {
+      first ||= performance.now();
+      last = performance.now();
+      received += Buffer.byteLength(d);
+    });
+    await s.logout;
+    await s.ack.flush();
+    const seconds = (Math.max(last, parse ? performance.now() : 0) - first) / 1000;
+    const peak = rss.stop();
+    s.socket.close();
+    s.ack.dispose();
+    const mb = received / 1024 / 1024;
+    return { mb: +mb.toFixed(1), seconds: +seconds.toFixed(2), mbPerS: +(mb / seconds).toFixed(1), peakRssMb: peak };
+  } finally {
+    w.child.kill();
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+const file = makeFile();
+const results: Record<string, unknown> = { fileMb: FILE_MB, keystrokes: KEYSTROKES };
+const rows: Array<Record<string, string | number>> = [];
+
+const ours = await startOurs();
+try {
+  const pid = ours.child.pid!;
+  const lat = await oursLatency(ours.base, ours.cookie, pid);
+  const raw = await oursThroughput(ours.base, ours.cookie, pid, file, false);
+  const parsed = await oursThroughput(ours.base, ours.cookie, pid, file, true);
+  results.ours = { latency: lat, throughputAckOnReceipt: raw, throughputParsed: parsed };
+  rows.push(
+    { server: 'vm-orchestrator', measure: 'keystroke echo', result: `p50 ${lat.p50} ms, p99 ${lat.p99} ms (max ${lat.max})`, 'peak RSS MB': lat.peakRssMb },
+    { server: 'vm-orchestrator', measure: `cat ${FILE_MB} MB, ack on receipt`, result: `${raw.mbPerS} MB/s (${raw.seconds} s)`, 'peak RSS MB': raw.peakRssMb },
+    { server: 'vm-orchestrator', measure: `cat ${FILE_MB} MB, client parses (xterm)`, result: `${parsed.mbPerS} MB/s (${parsed.seconds} s)`, 'peak RSS MB': parsed.peakRssMb },
+  );
+} finally {
+  ours.child.kill('SIGTERM');
+  await new Promise((r) => ours.child.once('exit', r));
+}
+
+const wetty = findWetty();
+if (!wetty) {
+  const why = 'wetty is not installed (npm install --save-dev wetty)';
+  results.wetty = { skipped: why };
+  rows.push({ server: 'wetty', measure: '-', result: `not run: ${why}`, 'peak RSS MB': '-' });
+} else {
+  try {
+    const lat = await wettyLatency(wetty);
+    const raw = await wettyThroughput(wetty, file, false);
+    const parsed = await wettyThroughput(wetty, file, true);
+    results.wetty = { latency: lat, throughputAckOnReceipt: raw, throughputParsed: parsed };
+    rows.push(
+      { server: 'wetty', measure: 'keystroke echo', result: `p50 ${lat.p50} ms, p99 ${lat.p99} ms (max ${lat.max})`, 'peak RSS MB': lat.peakRssMb },
+      { server: 'wetty', measure: `cat ${FILE_MB} MB, ack on receipt`, result: `${raw.mbPerS} MB/s (${raw.seconds} s)`, 'peak RSS MB': raw.peakRssMb },
+      { server: 'wetty', measure: `cat ${FILE_MB} MB, client parses (xterm)`, result: `${parsed.mbPerS} MB/s (${parsed.seconds} s)`, 'peak RSS MB': parsed.peakRssMb },
+    );
+  } catch (err) {
+    const why = (err as Error).message;
+    results.wetty = { failed: why };
+    rows.push({ server: 'wetty', measure: '-', result: `failed: ${why}`, 'peak RSS MB': '-' });
+  }
+}
+
+console.log(`\nTerminals: ${KEYSTROKES} keystrokes into cat; cat of a ${FILE_MB} MB file (${os.cpus().length} cores)\n`);
+printTable(rows);
+console.log('\nours stores every byte in Postgres as well (the recording); wetty keeps nothing.');
+writeResults('terminal', results);
+process.exit(0);

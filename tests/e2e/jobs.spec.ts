@@ -1,0 +1,98 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
+
+async function signIn(page: Page) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(ADMIN.username);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: /sign in/i }).click();
+  await expect(page.getByTestId('dashboard')).toBeVisible();
+}
+
+/** The Run button of one target on the Projects page. */
+const runButton = (page: Page, project: string, target: string) =>
+  page.locator(`[data-project="${project}"] [data-target="${target}"]`).getByRole('button', { name: 'Run', exact: true });
+
+const JOB_URL = /\/jobs\/[0-9a-f-]{36}$/;
+
+test('a target run from Projects streams live, and a reload mid-run shows the whole log once, in order', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/projects');
+  await runButton(page, 'fixture', 'slow').click();
+  await expect(page).toHaveURL(JOB_URL);
+
+  const lines = page.getByTestId('log-line');
+  // Lines arrive while the job runs (20 lines over ~2 s).
+  await expect(lines.filter({ hasText: /^line 3$/ })).toBeVisible();
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'running');
+  expect(await lines.filter({ hasText: /^line 20$/ }).count()).toBe(0);
+
+  await page.reload();
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'success', { timeout: 20_000 });
+  await expect(lines.filter({ hasText: /^line 20$/ })).toBeVisible();
+
+  const texts = (await lines.allTextContents()).filter((t) => /^line \d+$/.test(t));
+  expect(texts).toEqual(Array.from({ length: 20 }, (_, i) => `line ${i + 1}`));
+  // Line numbers are consecutive: nothing missing or doubled around the reload.
+  const numbers = await lines.evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-line'))));
+  expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i + 1));
+});
+
+test('a 1,000,000-line log opens, reaches its last line, and renders only a window of rows', async ({ page }) => {
+  test.setTimeout(60_000);
+  await signIn(page);
+  const res = await page.request.post('/api/jobs', {
+    data: { type: 'make', project: 'fixture', target: 'count', variables: { N: '1000000' } },
+  });
+  expect(res.status()).toBe(201);
+  const job = await res.json();
+
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'success', { timeout: 40_000 });
+  await expect(page.getByTestId('log-line-count')).toHaveText(/^1\D?000\D?002 lines$/, { timeout: 30_000 });
+
+  const viewer = page.getByTestId('log-viewer');
+  const lines = page.getByTestId('log-line');
+  // To the top, then back down with the button.
+  await viewer.focus();
+  await page.keyboard.press('g');
+  await expect(lines.filter({ hasText: /^1$/ })).toBeVisible();
+  await page.getByRole('button', { name: 'Jump to bottom' }).click();
+  const last = lines.filter({ hasText: /^1000000$/ });
+  await expect(last).toBeVisible();
+  await expect(last).toHaveAttribute('data-line', '1000001');
+
+  expect(await lines.count()).toBeLessThan(300);
+  // And in the middle of the log as well.
+  await viewer.evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
+  await expect(lines.filter({ hasText: /^50\d{4}$/ }).first()).toBeVisible();
+  expect(await lines.count()).toBeLessThan(300);
+});
+
+test('the jobs list shows a failed job with its status', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/projects');
+  await runButton(page, 'fixture', 'fail').click();
+  await expect(page).toHaveURL(JOB_URL);
+  const jobId = page.url().split('/').pop()!;
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'failed', { timeout: 20_000 });
+  // The recipe exits 3, so make itself exits 2.
+  await expect(page.getByTestId('job-exit-code')).toHaveText('2');
+  await expect(page.getByTestId('log-line').filter({ hasText: 'about to fail' })).toHaveAttribute('data-stream', 'stderr');
+
+  await page.goto('/jobs');
+  const row = page.locator(`[data-testid="job-row"][data-job-id="${jobId}"]`);
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId('job-status')).toHaveText('failed');
+  await expect(row).toContainText('make fail');
+
+  // The status filter is in the URL and keeps the failed job.
+  await page.goto('/jobs?status=failed');
+  await expect(row).toBeVisible();
+  await expect(page.locator('[data-testid="job-row"]:not([data-status="failed"])')).toHaveCount(0);
+
+  // Rows open the job.
+  await row.getByRole('link', { name: 'make fail' }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/${jobId}$`));
+});
