@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import headless from '@xterm/headless';
-import type { Terminal as HeadlessTerminal } from '@xterm/headless';
-import { SerializeAddon } from '@xterm/addon-serialize';
+import { Worker } from 'node:worker_threads';
 import pty, { type IPty } from 'node-pty';
 import type { JobEventSink } from '../events/job-event-sink.ts';
 import { processStartTime } from './process-group.ts';
@@ -11,9 +9,10 @@ import { processStartTime } from './process-group.ts';
 const EXIT_QUIET_MS = 60;
 /** …but never wait longer than this for it (a background child may keep the PTY open). */
 const EXIT_DRAIN_MAX_MS = 2000;
-/** Bytes handed to the headless terminal but not yet parsed; above it the PTY pauses. */
-const HEADLESS_HIGH_WATER = 1024 * 1024;
-const HEADLESS_LOW_WATER = 128 * 1024;
+/** Bytes handed to the screen worker but not yet parsed; above it the PTY pauses. */
+const SCREEN_HIGH_WATER = 1024 * 1024;
+const SCREEN_LOW_WATER = 256 * 1024;
+const SCREEN_WORKER = new URL('./pty-screen.worker.mjs', import.meta.url);
 /** While paused, how often to look whether the process exited (so its last output is read in time). */
 const PAUSED_EXIT_POLL_MS = 40;
 
@@ -42,20 +41,25 @@ export interface ScreenSnapshot {
 
 type Listener<T extends unknown[]> = (...args: T) => void;
 
+type ScreenMessage =
+  | { t: 'parsed'; bytes: number }
+  | { t: 'title'; title: string }
+  | { t: 'snapshot'; id: number; data: string; cols: number; rows: number };
+
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
 
 /**
  * One process in a pseudo-terminal. Each output chunk goes, as it is read, to the job's
- * event sink (the recording), to a headless xterm.js that keeps the current screen for
- * re-attaching browsers, and to output listeners (attached sockets). The headless terminal
- * parses asynchronously, so `atSnapshot` marks a point in its queue: the snapshot holds
- * every chunk read before the call, and listeners get every chunk read after it (a caller
- * queues those until the snapshot is sent): no gap, no repeat.
+ * event sink (the recording), to output listeners (attached sockets), and to a headless
+ * xterm.js in a worker thread that keeps the current screen for re-attaching browsers.
+ * The worker handles messages in order, so `atSnapshot` marks a point in the stream: the
+ * snapshot holds every chunk read before the call, and listeners get every chunk read
+ * after it (a caller queues those until the snapshot is sent): no gap, no repeat.
  *
  * Flow control: `hold(reason)` pauses reading from the PTY (the program then blocks on
- * write) until every reason is released; the sink's and the headless terminal's own
+ * write) until every reason is released; the sink's and the screen worker's own
  * back-pressure are reasons too. Input is never paused, so Ctrl-C always gets through.
  */
 export class PtySource {
@@ -66,14 +70,16 @@ export class PtySource {
   title = '';
 
   private readonly pty: IPty;
-  private readonly term: HeadlessTerminal;
-  private readonly serializer = new SerializeAddon();
+  private readonly screen: Worker;
+  private screenBroken = false;
+  private snapshotId = 0;
+  private readonly snapshotWaiters = new Map<number, (snap: ScreenSnapshot) => void>();
   private readonly sink: JobEventSink;
   private readonly holds = new Set<string>();
   private paused = false;
   private exited = false;
   private lastDataAt = 0;
-  private headlessPending = 0;
+  private screenPending = 0;
   private exitPoll: NodeJS.Timeout | null = null;
   private slaveFd: number | null = null;
   private outputListeners = new Set<Listener<[Buffer]>>();
@@ -83,16 +89,13 @@ export class PtySource {
   constructor(opts: PtyOptions) {
     this.sink = opts.sink;
     this.size = { cols: opts.cols, rows: opts.rows };
-    this.term = new headless.Terminal({
-      cols: opts.cols,
-      rows: opts.rows,
-      scrollback: opts.scrollback ?? 5000,
-      allowProposedApi: true,
+    this.screen = new Worker(SCREEN_WORKER, {
+      workerData: { cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback ?? 5000 },
     });
-    this.term.loadAddon(this.serializer);
-    this.term.onTitleChange((t) => {
-      this.title = t;
-    });
+    this.screen.unref();
+    this.screen.on('message', (m: ScreenMessage) => this.onScreenMessage(m));
+    this.screen.on('error', () => this.screenFailed());
+    this.screen.on('exit', () => this.screenFailed());
     // node-pty hands out Buffers with `encoding: null` (its typings say string): output is
     // kept byte-exact and UTF-8 sequences split across reads are joined by each consumer.
     this.pty = pty.spawn(opts.argv[0], opts.argv.slice(1), {
@@ -166,7 +169,7 @@ export class PtySource {
     this.sink.meta('resize', Buffer.from(JSON.stringify({ cols, rows })));
     for (const fn of this.resizeListeners) fn(cols, rows);
     // Output read before the resize was produced for the old size: the screen applies it first.
-    this.term.write('', () => this.term.resize(cols, rows));
+    this.screen.postMessage({ t: 'resize', cols, rows });
     return true;
   }
 
@@ -176,9 +179,13 @@ export class PtySource {
    * the ones the snapshot does not hold.
    */
   atSnapshot(fn: (snap: ScreenSnapshot) => void): void {
-    this.term.write('', () => {
-      fn({ data: this.serializer.serialize(), cols: this.term.cols, rows: this.term.rows });
-    });
+    if (this.screenBroken) {
+      queueMicrotask(() => fn(this.lostScreen()));
+      return;
+    }
+    const id = ++this.snapshotId;
+    this.snapshotWaiters.set(id, fn);
+    this.screen.postMessage({ t: 'snapshot', id });
   }
 
   /** Pauses reading from the PTY until `release(reason)`; several reasons may hold at once. */
@@ -226,14 +233,39 @@ export class PtySource {
       this.hold('sink');
       void this.sink.whenDrained().then(() => this.release('sink'));
     }
-    const n = data.length;
-    this.headlessPending += n;
-    if (this.headlessPending > HEADLESS_HIGH_WATER) this.hold('headless');
-    this.term.write(data, () => {
-      this.headlessPending -= n;
-      if (this.headlessPending < HEADLESS_LOW_WATER) this.release('headless');
-    });
     for (const fn of this.outputListeners) fn(data);
+    if (this.screenBroken) return;
+    this.screenPending += data.length;
+    if (this.screenPending > SCREEN_HIGH_WATER) this.hold('screen');
+    // Copied, not transferred: the same bytes went to the sink and the sockets.
+    this.screen.postMessage({ t: 'data', data });
+  }
+
+  private onScreenMessage(m: ScreenMessage) {
+    if (m.t === 'parsed') {
+      this.screenPending = Math.max(0, this.screenPending - m.bytes);
+      if (this.screenPending < SCREEN_LOW_WATER) this.release('screen');
+    } else if (m.t === 'title') {
+      this.title = m.title;
+    } else if (m.t === 'snapshot') {
+      const fn = this.snapshotWaiters.get(m.id);
+      this.snapshotWaiters.delete(m.id);
+      fn?.({ data: m.data, cols: m.cols, rows: m.rows });
+    }
+  }
+
+  /** The screen worker died: attaches still work, with a blank screen and a note. */
+  private screenFailed() {
+    if (this.screenBroken) return;
+    this.screenBroken = true;
+    this.screenPending = 0;
+    this.release('screen');
+    for (const fn of this.snapshotWaiters.values()) fn(this.lostScreen());
+    this.snapshotWaiters.clear();
+  }
+
+  private lostScreen(): ScreenSnapshot {
+    return { data: '\r\n[the screen could not be restored; new output follows]\r\n', cols: this.size.cols, rows: this.size.rows };
   }
 
   private applyHolds() {
@@ -262,14 +294,13 @@ export class PtySource {
     this.exitPoll = null;
   }
 
-  /** node-pty may report the exit before the last data event: wait for a quiet PTY, then for the screen. */
+  /** node-pty may report the exit before the last data event: wait for a quiet PTY. */
   private async drainAfterExit() {
     const exitAt = Date.now();
     this.lastDataAt = Math.max(this.lastDataAt, exitAt);
     while (Date.now() - this.lastDataAt < EXIT_QUIET_MS && Date.now() - exitAt < EXIT_DRAIN_MAX_MS) {
       await new Promise((r) => setTimeout(r, EXIT_QUIET_MS / 3));
     }
-    await new Promise<void>((resolve) => this.term.write('', resolve));
   }
 
   private releaseSlave() {
@@ -282,13 +313,15 @@ export class PtySource {
     this.slaveFd = null;
   }
 
-  /** Frees the headless terminal; call after `finished` and after the last snapshot. */
+  /** Stops the screen worker; call after `finished`. */
   dispose() {
     this.stopExitPoll();
     this.releaseSlave();
     this.outputListeners.clear();
     this.resizeListeners.clear();
-    this.term.dispose();
+    this.snapshotWaiters.clear();
+    this.screenBroken = true;
+    void this.screen.terminate();
   }
 }
 
