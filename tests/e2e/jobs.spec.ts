@@ -95,4 +95,11 @@ test('the jobs list shows a failed job with its status', async ({ page }) => {
   // Rows open the job.
   await row.getByRole('link', { name: 'make fail' }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/${jobId}$`));
+
+  // The dashboard lists it among recent failures and links to it.
+  await page.goto('/');
+  const failures = page.getByTestId('recent-failures');
+  await expect(failures.getByRole('link', { name: /make fail/ }).first()).toBeVisible();
+  await failures.getByRole('link', { name: /make fail/ }).first().click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
 });
