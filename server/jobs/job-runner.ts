@@ -125,9 +125,10 @@ export class JobRunner {
   private async complete(entry: Running, status: JobStatus, exitCode: number | null): Promise<Job> {
     const { sink, job } = entry;
     const startedAt = entry.job.startedAt;
-    const seconds = startedAt ? ((Date.now() - new Date(startedAt).getTime()) / 1000).toFixed(1) : null;
+    const ms = startedAt ? Date.now() - new Date(startedAt).getTime() : null;
+    const took = ms === null ? '' : ms < 1000 ? ` after ${ms} ms` : ` after ${(ms / 1000).toFixed(1)} s`;
     if (entry.stopMessage) sink.system(entry.stopMessage);
-    if (exitCode !== null) sink.system(`Exited with code ${exitCode}${seconds ? ` after ${seconds} s` : ''}`);
+    if (exitCode !== null) sink.system(`Exited with code ${exitCode}${took}`);
     await sink.close();
     let final = await this.finishWithRetry(job.id, status, exitCode, sink.truncated);
     this.running.delete(job.id);
