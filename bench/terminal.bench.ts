@@ -147,7 +147,9 @@ const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
 // ---------------------------------------------------------------- ours
 
 async function startOurs(): Promise<{ child: ChildProcess; base: string; cookie: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of our server process there.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename], {
     env: { ...process.env, BENCH_ROLE: 'server' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

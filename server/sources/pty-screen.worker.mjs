@@ -1,51 +1,63 @@
 // @ts-check
 /**
- * The server-side screen of one terminal, in a worker thread: a headless xterm.js fed with
- * the PTY's output, serialized when a browser (re-)attaches. Parsing costs about as much
- * CPU as reading the PTY, so it runs beside the event loop instead of on it: a flood in
- * one terminal does not delay keystrokes, HTTP or other terminals.
+ * The server-side screens of the terminals, in one worker thread: a headless xterm.js per
+ * terminal, fed with its PTY's output and serialized when a browser (re-)attaches.
+ * Parsing costs about as much CPU as reading the PTY, so it runs beside the event loop
+ * instead of on it: a flood in one terminal does not delay keystrokes, HTTP or other
+ * terminals. One thread serves every terminal (a thread per terminal would cost ~25 MB each).
  *
  * Plain JavaScript on purpose: a worker is started from a file path, and a .js file loads
  * the same under tsx, vitest and plain node without a TypeScript loader in the thread.
  *
- * Messages are handled in order. In: {t:'data', data}, {t:'resize', cols, rows},
- * {t:'snapshot', id}. Out: {t:'parsed', bytes} (flow control), {t:'snapshot', id, data,
- * cols, rows}, {t:'title', title}.
+ * Messages are handled in order. In: {t:'open', id, cols, rows, scrollback},
+ * {t:'data', id, data}, {t:'resize', id, cols, rows}, {t:'snapshot', id, req},
+ * {t:'close', id}. Out: {t:'parsed', id, bytes} (flow control), {t:'title', id, title},
+ * {t:'snapshot', id, req, data, cols, rows}.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import headless from '@xterm/headless';
 import { SerializeAddon } from '@xterm/addon-serialize';
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const { cols, rows, scrollback } = /** @type {{ cols: number; rows: number; scrollback: number }} */ (workerData);
-const term = new headless.Terminal({ cols, rows, scrollback, allowProposedApi: true });
-const serializer = new SerializeAddon();
-term.loadAddon(serializer);
-term.onTitleChange((title) => port.postMessage({ t: 'title', title }));
 
-/** Parsed bytes not yet reported; reported in batches to keep messages few. */
-let parsed = 0;
-let queued = 0;
-const report = () => {
-  if (parsed) port.postMessage({ t: 'parsed', bytes: parsed });
-  parsed = 0;
+/** @typedef {{ term: import('@xterm/headless').Terminal; serializer: SerializeAddon; parsed: number; queued: number }} Screen */
+/** @type {Map<number, Screen>} */
+const screens = new Map();
+
+/** Reports parsed bytes in batches, to keep messages few. */
+const report = (/** @type {number} */ id, /** @type {Screen} */ s) => {
+  if (s.parsed) port.postMessage({ t: 'parsed', id, bytes: s.parsed });
+  s.parsed = 0;
 };
 
 port.on('message', (/** @type {any} */ m) => {
+  if (m.t === 'open') {
+    const term = new headless.Terminal({ cols: m.cols, rows: m.rows, scrollback: m.scrollback, allowProposedApi: true });
+    const serializer = new SerializeAddon();
+    term.loadAddon(serializer);
+    term.onTitleChange((title) => port.postMessage({ t: 'title', id: m.id, title }));
+    screens.set(m.id, { term, serializer, parsed: 0, queued: 0 });
+    return;
+  }
+  const s = screens.get(m.id);
+  if (!s) return;
   if (m.t === 'data') {
     const data = /** @type {Uint8Array} */ (m.data);
-    queued += data.length;
-    term.write(data, () => {
-      parsed += data.length;
-      queued -= data.length;
-      if (parsed >= 64 * 1024 || queued === 0) report();
+    s.queued += data.length;
+    s.term.write(data, () => {
+      s.parsed += data.length;
+      s.queued -= data.length;
+      if (s.parsed >= 64 * 1024 || s.queued === 0) report(m.id, s);
     });
   } else if (m.t === 'resize') {
-    term.write('', () => term.resize(m.cols, m.rows));
+    s.term.write('', () => s.term.resize(m.cols, m.rows));
   } else if (m.t === 'snapshot') {
-    term.write('', () => {
-      report();
-      port.postMessage({ t: 'snapshot', id: m.id, data: serializer.serialize(), cols: term.cols, rows: term.rows });
+    s.term.write('', () => {
+      report(m.id, s);
+      port.postMessage({ t: 'snapshot', id: m.id, req: m.req, data: s.serializer.serialize(), cols: s.term.cols, rows: s.term.rows });
     });
+  } else if (m.t === 'close') {
+    screens.delete(m.id);
+    s.term.dispose();
   }
 });

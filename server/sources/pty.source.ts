@@ -42,9 +42,61 @@ export interface ScreenSnapshot {
 type Listener<T extends unknown[]> = (...args: T) => void;
 
 type ScreenMessage =
-  | { t: 'parsed'; bytes: number }
-  | { t: 'title'; title: string }
-  | { t: 'snapshot'; id: number; data: string; cols: number; rows: number };
+  | { t: 'parsed'; id: number; bytes: number }
+  | { t: 'title'; id: number; title: string }
+  | { t: 'snapshot'; id: number; req: number; data: string; cols: number; rows: number };
+
+interface ScreenClient {
+  onMessage(m: ScreenMessage): void;
+  /** The worker died: the screen is gone. */
+  onLost(): void;
+}
+
+/**
+ * The one screen worker of this process (see pty-screen.worker.mjs), started with the first
+ * terminal. If it dies, every open screen is told and the next terminal starts a new one.
+ */
+class ScreenHost {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly clients = new Map<number, ScreenClient>();
+
+  open(client: ScreenClient, size: { cols: number; rows: number; scrollback: number }): number {
+    const id = ++this.nextId;
+    this.clients.set(id, client);
+    this.post({ t: 'open', id, ...size });
+    return id;
+  }
+
+  post(m: Record<string, unknown>) {
+    this.ensure().postMessage(m);
+  }
+
+  close(id: number) {
+    if (this.clients.delete(id) && this.worker) this.worker.postMessage({ t: 'close', id });
+  }
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(SCREEN_WORKER);
+    // Terminals are jobs with their own life cycle; an idle worker must not keep the process up.
+    w.unref();
+    w.on('message', (m: ScreenMessage) => this.clients.get(m.id)?.onMessage(m));
+    const lost = () => {
+      if (this.worker !== w) return;
+      this.worker = null;
+      const clients = [...this.clients.values()];
+      this.clients.clear();
+      for (const c of clients) c.onLost();
+    };
+    w.on('error', lost);
+    w.on('exit', lost);
+    this.worker = w;
+    return w;
+  }
+}
+
+const screens = new ScreenHost();
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -53,8 +105,8 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 /**
  * One process in a pseudo-terminal. Each output chunk goes, as it is read, to the job's
  * event sink (the recording), to output listeners (attached sockets), and to a headless
- * xterm.js in a worker thread that keeps the current screen for re-attaching browsers.
- * The worker handles messages in order, so `atSnapshot` marks a point in the stream: the
+ * xterm.js in the screen worker thread that keeps the current screen for re-attaching
+ * browsers. The worker handles messages in order, so `atSnapshot` marks a point in the stream: the
  * snapshot holds every chunk read before the call, and listeners get every chunk read
  * after it (a caller queues those until the snapshot is sent): no gap, no repeat.
  *
@@ -70,7 +122,7 @@ export class PtySource {
   title = '';
 
   private readonly pty: IPty;
-  private readonly screen: Worker;
+  private readonly screenId: number;
   private screenBroken = false;
   private snapshotId = 0;
   private readonly snapshotWaiters = new Map<number, (snap: ScreenSnapshot) => void>();
@@ -89,13 +141,10 @@ export class PtySource {
   constructor(opts: PtyOptions) {
     this.sink = opts.sink;
     this.size = { cols: opts.cols, rows: opts.rows };
-    this.screen = new Worker(SCREEN_WORKER, {
-      workerData: { cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback ?? 5000 },
-    });
-    this.screen.unref();
-    this.screen.on('message', (m: ScreenMessage) => this.onScreenMessage(m));
-    this.screen.on('error', () => this.screenFailed());
-    this.screen.on('exit', () => this.screenFailed());
+    this.screenId = screens.open(
+      { onMessage: (m) => this.onScreenMessage(m), onLost: () => this.screenFailed() },
+      { cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback ?? 5000 },
+    );
     // node-pty hands out Buffers with `encoding: null` (its typings say string): output is
     // kept byte-exact and UTF-8 sequences split across reads are joined by each consumer.
     this.pty = pty.spawn(opts.argv[0], opts.argv.slice(1), {
@@ -169,7 +218,7 @@ export class PtySource {
     this.sink.meta('resize', Buffer.from(JSON.stringify({ cols, rows })));
     for (const fn of this.resizeListeners) fn(cols, rows);
     // Output read before the resize was produced for the old size: the screen applies it first.
-    this.screen.postMessage({ t: 'resize', cols, rows });
+    if (!this.screenBroken) screens.post({ t: 'resize', id: this.screenId, cols, rows });
     return true;
   }
 
@@ -183,9 +232,9 @@ export class PtySource {
       queueMicrotask(() => fn(this.lostScreen()));
       return;
     }
-    const id = ++this.snapshotId;
-    this.snapshotWaiters.set(id, fn);
-    this.screen.postMessage({ t: 'snapshot', id });
+    const req = ++this.snapshotId;
+    this.snapshotWaiters.set(req, fn);
+    screens.post({ t: 'snapshot', id: this.screenId, req });
   }
 
   /** Pauses reading from the PTY until `release(reason)`; several reasons may hold at once. */
@@ -238,7 +287,7 @@ export class PtySource {
     this.screenPending += data.length;
     if (this.screenPending > SCREEN_HIGH_WATER) this.hold('screen');
     // Copied, not transferred: the same bytes went to the sink and the sockets.
-    this.screen.postMessage({ t: 'data', data });
+    screens.post({ t: 'data', id: this.screenId, data });
   }
 
   private onScreenMessage(m: ScreenMessage) {
@@ -248,8 +297,8 @@ export class PtySource {
     } else if (m.t === 'title') {
       this.title = m.title;
     } else if (m.t === 'snapshot') {
-      const fn = this.snapshotWaiters.get(m.id);
-      this.snapshotWaiters.delete(m.id);
+      const fn = this.snapshotWaiters.get(m.req);
+      this.snapshotWaiters.delete(m.req);
       fn?.({ data: m.data, cols: m.cols, rows: m.rows });
     }
   }
@@ -313,15 +362,15 @@ export class PtySource {
     this.slaveFd = null;
   }
 
-  /** Stops the screen worker; call after `finished`. */
+  /** Frees the server-side screen; call after `finished`. */
   dispose() {
     this.stopExitPoll();
     this.releaseSlave();
     this.outputListeners.clear();
     this.resizeListeners.clear();
     this.snapshotWaiters.clear();
+    if (!this.screenBroken) screens.close(this.screenId);
     this.screenBroken = true;
-    void this.screen.terminate();
   }
 }
 

@@ -4,6 +4,13 @@ import {
 } from '../../src/lib/shared/terminals.ts';
 import type { PtySource } from '../sources/pty.source.ts';
 
+/** Largest output message; a flood is sent in pieces of about this size. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+/** A message this large means bulk output (a keystroke echo is a few bytes). */
+const BULK_BYTES = 2048;
+const BURST_MS = 5;
+const BATCH_MS = 2;
+
 /** What a session needs of a socket: its id and a typed emit. */
 export interface TerminalPeer {
   id: string;
@@ -49,6 +56,11 @@ export class TerminalSession {
   idleSince: number | null = Date.now();
   ended: TerminalExit | null = null;
 
+  /** Output read in this event-loop turn, sent to live sockets as one message in the check phase. */
+  private outBuf: Buffer[] = [];
+  private outBytes = 0;
+  private outScheduled: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  private lastBulkAt = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: Array<() => void> = [];
@@ -62,6 +74,7 @@ export class TerminalSession {
     this.unsubscribe.push(
       source.onOutput((chunk) => this.broadcastOutput(chunk)),
       source.onResize((cols, rows) => {
+        this.flushOut();
         for (const c of this.clients.values()) {
           if (c.lagging) continue;
           if (c.live) c.peer.emit('resize', { jobId: this.job.id, cols, rows });
@@ -89,6 +102,8 @@ export class TerminalSession {
     if (this.keyboardOwner === peer.id && size.cols && size.rows) this.source.resize(size.cols, size.rows);
     this.source.atSnapshot((snap) => {
       if (this.clients.get(peer.id) !== client || this.ended) return;
+      // Output batched for the live sockets was read before this point: this one has it queued.
+      this.flushOut();
       reply({ keyboard: this.keyboardOwner === peer.id, cols: snap.cols, rows: snap.rows, title: this.source.title });
       this.send(client, Buffer.from(snap.data, 'utf8'));
       // What was read while the screen caught up, in order.
@@ -147,6 +162,7 @@ export class TerminalSession {
 
   /** The terminal ended: tell every socket, stop the clocks. */
   end(exit: TerminalExit): void {
+    this.flushOut();
     this.ended = exit;
     this.stopIdleClock();
     this.stopLagClock();
@@ -155,15 +171,45 @@ export class TerminalSession {
     this.clients.clear();
   }
 
+  /**
+   * Interactive output (an echo, a prompt) goes out in the event-loop turn it was read.
+   * During a burst (a large message went out within BURST_MS) chunks are gathered for up
+   * to BATCH_MS, so a flood of ~4 KB PTY reads becomes fewer, larger messages: less work
+   * per byte for the server, the socket and the browser.
+   */
   private broadcastOutput(chunk: Buffer) {
-    let over = false;
+    let live = false;
     for (const c of this.clients.values()) {
       if (c.lagging) continue;
-      if (!c.live) {
-        c.queued.push(chunk);
-        continue;
-      }
-      this.send(c, chunk);
+      if (c.live) live = true;
+      else c.queued.push(chunk);
+    }
+    if (!live) return;
+    this.outBuf.push(chunk);
+    this.outBytes += chunk.length;
+    if (this.outBytes >= MAX_MESSAGE_BYTES) this.flushOut();
+    else if (!this.outScheduled) {
+      this.outScheduled = performance.now() - this.lastBulkAt < BURST_MS
+        ? setTimeout(() => this.flushOut(), BATCH_MS)
+        : setImmediate(() => this.flushOut());
+    }
+  }
+
+  private flushOut() {
+    if (this.outScheduled) {
+      clearTimeout(this.outScheduled as NodeJS.Timeout);
+      clearImmediate(this.outScheduled as NodeJS.Immediate);
+    }
+    this.outScheduled = null;
+    if (!this.outBytes) return;
+    const data = this.outBuf.length === 1 ? this.outBuf[0] : Buffer.concat(this.outBuf, this.outBytes);
+    if (data.length >= BULK_BYTES) this.lastBulkAt = performance.now();
+    this.outBuf = [];
+    this.outBytes = 0;
+    let over = false;
+    for (const c of this.clients.values()) {
+      if (!c.live || c.lagging) continue;
+      this.send(c, data);
       if (c.unacked > FLOW_HIGH_WATER) over = true;
     }
     if (over) this.updateFlow();

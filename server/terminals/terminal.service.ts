@@ -176,6 +176,8 @@ export class TerminalService {
       peer.emit('exit', { jobId: job.id, exitCode: job.exitCode, status: job.status });
       return;
     }
+    // A live shell needs the permission now, not only when it was opened.
+    if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
     const size = optionalSize(msg);
     session.attach(peer, size, (res) => reply({ job, ...res }));
   }

@@ -72,4 +72,19 @@ test('the terminals page lists a running terminal and opens it', async ({ page }
   await page.keyboard.type('basename "$PWD"');
   await page.keyboard.press('Enter');
   await expect(row(page, 'jobs')).toHaveCount(1);
+
+  // A second tab watches until it takes the keyboard; then the first one watches.
+  const second = await page.context().newPage();
+  await second.goto(`/terminals/${job.id}`);
+  await expect(second.getByTestId('terminal-view')).toHaveAttribute('data-phase', 'attached');
+  await expect(row(second, 'jobs')).toHaveCount(1);
+  await expect(second.getByText('Another tab has the keyboard')).toBeVisible();
+  await second.screenshot({ path: `${SHOTS}/terminal-watching.png` });
+  await second.getByRole('button', { name: 'Take keyboard' }).click();
+  await expect(page.getByText('Another tab has the keyboard')).toBeVisible();
+  await second.getByTestId('terminal-screen').click();
+  await second.keyboard.type('echo from-second-tab');
+  await second.keyboard.press('Enter');
+  await expect(row(page, 'from-second-tab')).toHaveCount(1);
+  await second.close();
 });

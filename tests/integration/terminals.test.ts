@@ -415,6 +415,19 @@ describe('interactive terminals', () => {
       expect(owner.tab.text()).not.toContain('intruder');
       for (const t of [intruder, owner.tab, admin.tab]) t.close();
     });
+
+    it('stops new attaches once terminal access is revoked', async () => {
+      const job = await newTerminal(carol.c);
+      const { users } = (await c.get('/api/admin/users')).json;
+      const id = users.find((u: { username: string }) => u.username === 'carol').id;
+      expect((await c.patch(`/api/admin/users/${id}`, { canTerminal: false })).status).toBe(200);
+      const tab = new Tab(await terminalsSocket(s.base, carol.cookie), job.id);
+      expect((await tab.attach()).error.code).toBe('forbidden');
+      expect((await carol.c.post('/api/jobs', { type: 'terminal' })).status).toBe(403);
+      await c.post(`/api/jobs/${job.id}/cancel`);
+      await waitDone(c, job.id);
+      tab.close();
+    });
   });
 });
 

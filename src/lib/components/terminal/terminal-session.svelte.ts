@@ -33,6 +33,8 @@ export class TerminalSession {
   #term: Terminal | null = null;
   /** Between sending attach and its ack, output belongs to the previous attachment and is dropped. */
   #attaching = false;
+  /** The next output is the screen snapshot; fit the window to it once it is drawn. */
+  #fitAfterSnapshot = false;
   #unacked = 0;
   #disposers: Array<() => void> = [];
   #destroyed = false;
@@ -53,8 +55,14 @@ export class TerminalSession {
     on('output', (m) => {
       if (m.jobId !== this.jobId || this.#attaching || this.phase !== 'attached') return;
       const data = m.data instanceof Uint8Array ? m.data : new Uint8Array(m.data);
+      const refit = this.#fitAfterSnapshot;
+      this.#fitAfterSnapshot = false;
       // Ack after xterm has parsed it: that is what "caught up" means for the server.
-      term.write(data, () => this.#ack(data.length));
+      term.write(data, () => {
+        this.#ack(data.length);
+        // The snapshot is drawn at the PTY's size; only then may the owner's window size apply.
+        if (refit) this.fitAndSend();
+      });
     });
     on('resize', (m) => {
       if (m.jobId !== this.jobId) return;
@@ -193,6 +201,6 @@ export class TerminalSession {
     // Output still queued in xterm from an earlier attachment is parsed first, then a full
     // reset, then the snapshot drawn at the PTY's size.
     term.write('\x1bc', () => term.resize(res.cols, res.rows));
-    if (res.keyboard) queueMicrotask(() => this.fitAndSend());
+    this.#fitAfterSnapshot = res.keyboard;
   }
 }
