@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
 import { benchServer, percentile, printTable, writeResults } from './lib.ts';
+import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
 
 /**
  * `npm run bench:terminal`: browser terminals, ours against wetty (the npm package).
@@ -184,7 +185,7 @@ async function ourTerminal(base: string, cookie: string) {
 /** Attaches, runs `command` in the shell and waits until the shell has been quiet for a moment. */
 async function ourAttach(base: string, cookie: string, command: string, parse: boolean) {
   const { job, socket } = await ourTerminal(base, cookie);
-  const ack = acker(5000, parse, (bytes) => socket.emit('ack', { jobId: job.id, bytes }));
+  const ack = acker(FLOW_ACK_EVERY, parse, (bytes) => socket.emit('ack', { jobId: job.id, bytes }));
   const listeners: Array<(data: Buffer) => void> = [];
   let last = performance.now();
   socket.on('output', (m: { jobId: string; data: Buffer }) => {

@@ -15,6 +15,8 @@ const last = new Map<string, number>();
 const latencies: number[] = [];
 /** From the server reading the output to this viewer receiving it. */
 const serverLatencies: number[] = [];
+/** Lines after each job's first second, once all jobs are started (steady state). */
+const steadyLatencies: number[] = [];
 let events = 0;
 let bytes = 0;
 let pending = 0;
@@ -32,8 +34,12 @@ socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: s
     if (!measureLatency || e.stream !== 'stdout') continue;
     serverLatencies.push(now - Date.parse(e.at));
     for (const line of e.chunk.toString().split('\n')) {
-      const t = Number(line.split(' ')[0]);
-      if (t > 1e12) latencies.push(now - t);
+      const [stamp, index] = line.split(' ');
+      const t = Number(stamp);
+      if (t > 1e12) {
+        latencies.push(now - t);
+        if (Number(index) > 200) steadyLatencies.push(now - t);
+      }
     }
   }
 });
@@ -44,7 +50,7 @@ socket.on('job:done', () => {
     const pct = (p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? null;
     return { samples: xs.length, p50: pct(50), p99: pct(99), max: xs.at(-1) ?? null };
   };
-  process.stdout.write(`${JSON.stringify({ events, bytes, latency: summary(latencies), serverLatency: summary(serverLatencies) })}\n`);
+  process.stdout.write(`${JSON.stringify({ events, bytes, latency: summary(latencies), steadyLatency: summary(steadyLatencies), serverLatency: summary(serverLatencies) })}\n`);
   process.exit(0);
 });
 socket.on('disconnect', (reason) => {

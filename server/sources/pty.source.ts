@@ -15,6 +15,8 @@ const SCREEN_LOW_WATER = 256 * 1024;
 const SCREEN_WORKER = new URL('./pty-screen.worker.mjs', import.meta.url);
 /** While paused, how often to look whether the process exited (so its last output is read in time). */
 const PAUSED_EXIT_POLL_MS = 40;
+/** Output gathered within one event-loop turn is handed on as one chunk, up to this size. */
+const COALESCE_MAX_BYTES = 64 * 1024;
 
 export interface PtyOptions {
   argv: string[];
@@ -135,6 +137,9 @@ export class PtySource {
   private exitPoll: NodeJS.Timeout | null = null;
   private slaveFd: number | null = null;
   private outputListeners = new Set<Listener<[Buffer]>>();
+  private coalesced: Buffer[] = [];
+  private coalescedBytes = 0;
+  private flushScheduled = false;
   private resizeListeners = new Set<Listener<[number, number]>>();
   private size: { cols: number; rows: number };
 
@@ -169,6 +174,7 @@ export class PtySource {
         this.holds.clear();
         this.applyHolds();
         void this.drainAfterExit().then(() => {
+          this.flushOutput();
           this.releaseSlave();
           resolve(signal ? { exitCode: null, signal: SIGNAL_NAMES.get(signal) ?? null } : { exitCode, signal: null });
         });
@@ -209,6 +215,7 @@ export class PtySource {
   /** Resizes the PTY (the program gets SIGWINCH), records it, and resizes the headless screen in stream order. */
   resize(cols: number, rows: number): boolean {
     if (this.exited || (cols === this.size.cols && rows === this.size.rows)) return false;
+    this.flushOutput();
     this.size = { cols, rows };
     try {
       this.pty.resize(cols, rows);
@@ -228,6 +235,7 @@ export class PtySource {
    * the ones the snapshot does not hold.
    */
   atSnapshot(fn: (snap: ScreenSnapshot) => void): void {
+    this.flushOutput();
     if (this.screenBroken) {
       queueMicrotask(() => fn(this.lostScreen()));
       return;
@@ -276,8 +284,34 @@ export class PtySource {
     }
   }
 
+  /**
+   * PTY reads arrive in ~4 KiB pieces. Under load many arrive in one event-loop turn; they
+   * are handed on together at the end of the turn, so the sink, every socket and the screen
+   * worker see one chunk instead of dozens (per-chunk overhead, not bytes, is what costs).
+   * A lone keystroke echo still goes out in the same turn.
+   */
   private onData(data: Buffer) {
     this.lastDataAt = Date.now();
+    this.coalesced.push(data);
+    this.coalescedBytes += data.length;
+    if (this.coalescedBytes >= COALESCE_MAX_BYTES) this.flushOutput();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushOutput());
+    }
+  }
+
+  /** Hands on what onData gathered. Called before anything that must stay in order with output. */
+  private flushOutput() {
+    this.flushScheduled = false;
+    if (!this.coalesced.length) return;
+    const data = this.coalesced.length === 1 ? this.coalesced[0] : Buffer.concat(this.coalesced, this.coalescedBytes);
+    this.coalesced = [];
+    this.coalescedBytes = 0;
+    this.deliver(data);
+  }
+
+  private deliver(data: Buffer) {
     if (!this.sink.write('pty', data) && !this.exited && !this.holds.has('sink')) {
       this.hold('sink');
       void this.sink.whenDrained().then(() => this.release('sink'));

@@ -1,11 +1,16 @@
 /** Terminal shapes and the /terminals Socket.io event maps, shared by server and UI. */
 import type { Ack, Job, JobStatus } from './jobs.ts';
 
-/** Flow control (xterm.js / VS Code numbers): pause above HIGH unacknowledged bytes, resume below LOW. */
-export const FLOW_HIGH_WATER = 100_000;
-export const FLOW_LOW_WATER = 5_000;
+/**
+ * Flow control: pause the PTY above HIGH unacknowledged bytes, resume below LOW. The
+ * window is far below xterm.js's 50 MB write-buffer limit, so neither end's memory grows,
+ * yet wide enough that a round trip per window does not cap throughput (a 100 KB window
+ * that drains to 5 KB before resuming stalls the PTY on every acknowledgement).
+ */
+export const FLOW_HIGH_WATER = 1024 * 1024;
+export const FLOW_LOW_WATER = 256 * 1024;
 /** A client acks after it has written this many bytes into its terminal. */
-export const FLOW_ACK_EVERY = 5_000;
+export const FLOW_ACK_EVERY = 32 * 1024;
 
 /** A running terminal in `GET /api/terminals`: its job plus who is watching. */
 export interface TerminalSummary extends Job {
