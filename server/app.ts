@@ -6,6 +6,7 @@ import express from 'express';
 import type { Config } from './config.ts';
 import type { Job } from '../src/lib/shared/jobs.ts';
 import { AuditLog } from './platform/audit.ts';
+import { auditRoutes } from './platform/audit.routes.ts';
 import { AuthRepository } from './platform/auth/auth.repository.ts';
 import { authRoutes } from './platform/auth/auth.routes.ts';
 import { AuthService } from './platform/auth/auth.service.ts';
@@ -82,9 +83,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   api.use(projectRoutes(projects));
   api.use(terminals.routes);
   api.use(jobRoutes(jobs, eventRepo));
-  api.get('/events', async (req, res) => {
-    res.json(await audit.list({ userId: req.user!.id, limit: 100 }));
-  });
+  api.use(auditRoutes(audit));
   api.use((_req, _res, next) => next(notFound('API route')));
   api.use(errorHandler(log));
   app.use('/api', api);

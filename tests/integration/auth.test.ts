@@ -100,10 +100,22 @@ describe('authentication over HTTP', () => {
     expect(login403.status).toBe(403);
   });
 
-  it('records logins in the audit feed', async () => {
+  it('records logins in the audit feed: your own for everyone, all of it for admins', async () => {
     const c = client(s.base, { cookie: await login(s.base) });
     const feed = await c.get('/api/events');
     expect(feed.json.events.some((e: { action: string }) => e.action === 'login')).toBe(true);
+    await client(s.base).post('/api/auth/login', { username: 'admin', password: 'wrong-password' });
+    const all = await c.get('/api/admin/events?limit=5');
+    expect(all.json.events.length).toBeLessThanOrEqual(5);
+    expect(all.json.events.some((e: { action: string; severity: string }) => e.action === 'login.failed' && e.severity === 'warning')).toBe(true);
+    const older = await c.get(`/api/admin/events?before=${all.json.events.at(-1).id}`);
+    expect(older.json.events.every((e: { id: number }) => e.id < all.json.events.at(-1).id)).toBe(true);
+    const alice = client(s.base, { cookie: await login(s.base, 'alice', 'alice-password') });
+    expect((await alice.get('/api/admin/events')).status).toBe(403);
+    const aliceId = (await alice.get('/api/auth/me')).json.user.id;
+    const own = (await alice.get('/api/events')).json.events;
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.every((e: { userId: string }) => e.userId === aliceId)).toBe(true);
   });
 });
 
