@@ -88,3 +88,13 @@ test('the terminals page lists a running terminal and opens it', async ({ page }
   await expect(row(page, 'from-second-tab')).toHaveCount(1);
   await second.close();
 });
+
+test('"Run in terminal" on a project target runs make in a PTY and shows how it ended', async ({ page }) => {
+  await login(page);
+  await page.goto('/projects');
+  await page.getByRole('button', { name: 'Run hello in a terminal' }).click();
+  await expect(page).toHaveURL(/\/terminals\/[0-9a-f-]{36}$/);
+  await expect(row(page, 'hello from make')).toHaveCount(1, { timeout: 20_000 });
+  await expect(row(page, 'second line')).toHaveCount(1);
+  await expect(page.getByText(/Ended/).first()).toBeVisible({ timeout: 20_000 });
+});
