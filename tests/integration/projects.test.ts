@@ -187,7 +187,7 @@ describe('project routes', () => {
   let asUser: ReturnType<typeof client>;
 
   beforeAll(async () => {
-    // The lead mounts projectRoutes in app.ts; this is the same stack in miniature.
+    // server/app.ts mounts projectRoutes behind the same middleware; this is that stack in miniature.
     const app = express();
     app.use(express.json());
     app.use(authenticate(auth));
