@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import pty, { type IPty } from 'node-pty';
 import type { JobEventSink } from '../events/job-event-sink.ts';
 import { processStartTime } from './process-group.ts';
+import { screens, type ScreenMessage, type ScreenSnapshot } from './pty-screen.ts';
+import { holdSlave, processRunning, signalSession, sessionPids } from './pty-session.ts';
 
 /** After the process exits, output counts as complete once the PTY has been quiet this long. */
 const EXIT_QUIET_MS = 60;
@@ -12,7 +13,6 @@ const EXIT_DRAIN_MAX_MS = 2000;
 /** Bytes handed to the screen worker but not yet parsed; above it the PTY pauses. */
 const SCREEN_HIGH_WATER = 1024 * 1024;
 const SCREEN_LOW_WATER = 256 * 1024;
-const SCREEN_WORKER = new URL('./pty-screen.worker.mjs', import.meta.url);
 /** While paused, how often to look whether the process exited (so its last output is read in time). */
 const PAUSED_EXIT_POLL_MS = 40;
 /** Output gathered within one event-loop turn is handed on as one chunk, up to this size. */
@@ -34,71 +34,7 @@ export interface PtyExit {
   signal: NodeJS.Signals | null;
 }
 
-export interface ScreenSnapshot {
-  /** Escape sequences that redraw scrollback, screen, cursor and modes in a fresh terminal of this size. */
-  data: string;
-  cols: number;
-  rows: number;
-}
-
 type Listener<T extends unknown[]> = (...args: T) => void;
-
-type ScreenMessage =
-  | { t: 'parsed'; id: number; bytes: number }
-  | { t: 'title'; id: number; title: string }
-  | { t: 'snapshot'; id: number; req: number; data: string; cols: number; rows: number };
-
-interface ScreenClient {
-  onMessage(m: ScreenMessage): void;
-  /** The worker died: the screen is gone. */
-  onLost(): void;
-}
-
-/**
- * The one screen worker of this process (see pty-screen.worker.mjs), started with the first
- * terminal. If it dies, every open screen is told and the next terminal starts a new one.
- */
-class ScreenHost {
-  private worker: Worker | null = null;
-  private nextId = 0;
-  private readonly clients = new Map<number, ScreenClient>();
-
-  open(client: ScreenClient, size: { cols: number; rows: number; scrollback: number }): number {
-    const id = ++this.nextId;
-    this.clients.set(id, client);
-    this.post({ t: 'open', id, ...size });
-    return id;
-  }
-
-  post(m: Record<string, unknown>) {
-    this.ensure().postMessage(m);
-  }
-
-  close(id: number) {
-    if (this.clients.delete(id) && this.worker) this.worker.postMessage({ t: 'close', id });
-  }
-
-  private ensure(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(SCREEN_WORKER);
-    // Terminals are jobs with their own life cycle; an idle worker must not keep the process up.
-    w.unref();
-    w.on('message', (m: ScreenMessage) => this.clients.get(m.id)?.onMessage(m));
-    const lost = () => {
-      if (this.worker !== w) return;
-      this.worker = null;
-      const clients = [...this.clients.values()];
-      this.clients.clear();
-      for (const c of clients) c.onLost();
-    };
-    w.on('error', lost);
-    w.on('exit', lost);
-    this.worker = w;
-    return w;
-  }
-}
-
-const screens = new ScreenHost();
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -405,64 +341,5 @@ export class PtySource {
     this.snapshotWaiters.clear();
     if (!this.screenBroken) screens.close(this.screenId);
     this.screenBroken = true;
-  }
-}
-
-/**
- * Opens the PTY's slave side in this process (never read, O_NOCTTY). While it is open the
- * master does not hang up when the program exits, so Linux cannot answer a read with EIO
- * while output is still queued in the PTY: that race is how node-pty loses the last
- * kilobytes of a program that exits right after printing (measured here: 21 of 30 runs of
- * `seq 1 20000` lost the tail without it, 0 of 100 with it). Closed once the output is drained.
- */
-function holdSlave(p: IPty): number | null {
-  const name = (p as IPty & { ptsName?: string }).ptsName;
-  if (!name) return null;
-  try {
-    return fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
-  } catch {
-    return null; // the program is already gone
-  }
-}
-
-function processRunning(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Pids whose session id is `sid` (the PTY's shell is a session leader: node-pty calls setsid). */
-export function sessionPids(sid: number): number[] {
-  const out: number[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the command name: state ppid pgrp session …
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[3]) === sid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
-}
-
-function signalSession(sid: number, signal: NodeJS.Signals) {
-  for (const pid of sessionPids(sid)) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone
-    }
   }
 }

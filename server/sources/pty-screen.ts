@@ -1,0 +1,72 @@
+/**
+ * The server-side screens of all terminals: one worker thread (pty-screen.worker.mjs) runs a
+ * headless xterm.js per terminal, so parsing a flood never blocks the main event loop.
+ */
+import { Worker } from 'node:worker_threads';
+
+const SCREEN_WORKER = new URL('./pty-screen.worker.mjs', import.meta.url);
+
+export interface ScreenSnapshot {
+  /** Escape sequences that redraw scrollback, screen, cursor and modes in a fresh terminal of this size. */
+  data: string;
+  cols: number;
+  rows: number;
+}
+
+export type ScreenMessage =
+  | { t: 'parsed'; id: number; bytes: number }
+  | { t: 'title'; id: number; title: string }
+  | { t: 'snapshot'; id: number; req: number; data: string; cols: number; rows: number };
+
+export interface ScreenClient {
+  onMessage(m: ScreenMessage): void;
+  /** The worker died: the screen is gone. */
+  onLost(): void;
+}
+
+/**
+ * The one screen worker of this process (see pty-screen.worker.mjs), started with the first
+ * terminal. If it dies, every open screen is told and the next terminal starts a new one.
+ */
+export class ScreenHost {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly clients = new Map<number, ScreenClient>();
+
+  open(client: ScreenClient, size: { cols: number; rows: number; scrollback: number }): number {
+    const id = ++this.nextId;
+    this.clients.set(id, client);
+    this.post({ t: 'open', id, ...size });
+    return id;
+  }
+
+  post(m: Record<string, unknown>) {
+    this.ensure().postMessage(m);
+  }
+
+  close(id: number) {
+    if (this.clients.delete(id) && this.worker) this.worker.postMessage({ t: 'close', id });
+  }
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(SCREEN_WORKER);
+    // Terminals are jobs with their own life cycle; an idle worker must not keep the process up.
+    w.unref();
+    w.on('message', (m: ScreenMessage) => this.clients.get(m.id)?.onMessage(m));
+    const lost = () => {
+      if (this.worker !== w) return;
+      this.worker = null;
+      const clients = [...this.clients.values()];
+      this.clients.clear();
+      for (const c of clients) c.onLost();
+    };
+    w.on('error', lost);
+    w.on('exit', lost);
+    this.worker = w;
+    return w;
+  }
+}
+
+/** The process-wide screen host every PTY shares. */
+export const screens = new ScreenHost();
