@@ -8,6 +8,7 @@ import { jobsSocket, reconnectNow, type JobsSocket } from './socket';
 const PAGE = 5000;
 /** Without a socket connection, catch up over HTTP this often so a console still moves. */
 const POLL_MS = 3000;
+const utf8 = new TextDecoder();
 
 /**
  * One job's output for a console: replays stored events over HTTP, then follows live
@@ -149,7 +150,8 @@ export class JobStream implements LogSource {
   #join = () => {
     const socket = this.#socket;
     if (!socket || this.#destroyed || this.done) return;
-    socket.emit('join-job', { jobId: this.jobId, after: this.lastSeq }, (res) => {
+    // Binary chunks: no JSON escaping on the server, one native decode here.
+    socket.emit('join-job', { jobId: this.jobId, after: this.lastSeq, encoding: 'binary' }, (res) => {
       if (this.#destroyed) return;
       if ('error' in res) {
         this.error = res.error.message;
@@ -165,8 +167,11 @@ export class JobStream implements LogSource {
     this.live = false;
   };
 
-  #onLog = (msg: { jobId: string; events: JobEvent[] }) => {
-    if (msg.jobId === this.jobId) this.#ingest(msg.events);
+  #onLog = (msg: { jobId: string; events: Array<JobEvent<string | ArrayBuffer | Uint8Array>> }) => {
+    if (msg.jobId !== this.jobId) return;
+    // The server never splits a UTF-8 character between events, so each decodes on its own;
+    // invalid bytes become U+FFFD exactly as in the HTTP API's text.
+    this.#ingest(msg.events.map((e) => (typeof e.chunk === 'string' ? (e as JobEvent) : { ...e, chunk: utf8.decode(e.chunk) })));
   };
 
   #onDone = (msg: JobDone) => {

@@ -53,7 +53,8 @@ export interface JobDone {
 export type Ack<T> = (res: ({ ok: true } & T) | { error: { code: string; message: string } }) => void;
 
 export interface JobsServerToClient {
-  'job:log': (msg: { jobId: string; events: JobEvent[] }) => void;
+  /** chunk is text, or bytes (ArrayBuffer in a browser, Buffer in Node) after join-job with encoding "binary". */
+  'job:log': (msg: { jobId: string; events: Array<JobEvent<string | ArrayBuffer | Uint8Array>> }) => void;
   'job:done': (msg: JobDone) => void;
   'job:updated': (msg: { job: Job }) => void;
 }
