@@ -44,6 +44,8 @@ export const mayUseTerminals = (user: User) => user.role === 'admin' || user.can
  */
 export class TerminalService {
   private readonly sessions = new Map<string, TerminalSession>();
+  /** Which account each attached socket acts for, so a revoked permission reaches open tabs. */
+  private readonly peerUsers = new Map<string, string>();
   private readonly lagMs: number;
 
   constructor(
@@ -179,6 +181,7 @@ export class TerminalService {
     // A live shell needs the permission now, not only when it was opened.
     if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
     const size = optionalSize(msg);
+    this.peerUsers.set(peer.id, user.id);
     session.attach(peer, size, (res) => reply({ job, ...res }));
   }
 
@@ -186,6 +189,22 @@ export class TerminalService {
     for (const [id, s] of this.sessions) {
       if (jobId && id !== jobId) continue;
       s.detach(peerId);
+    }
+    if (!jobId) this.peerUsers.delete(peerId);
+  }
+
+  /**
+   * An admin changed `user`. If the account may no longer use terminals, every tab it has
+   * attached is detached at once (and told why), so typing stops now, not at the next attach.
+   */
+  revokeIfDenied(user: User): void {
+    if (mayUseTerminals(user)) return;
+    for (const [jobId, session] of this.sessions) {
+      for (const [peerId, client] of [...session.clients]) {
+        if (this.peerUsers.get(peerId) !== user.id) continue;
+        session.detach(peerId);
+        client.peer.emit('revoked', { jobId, reason: 'Terminal access was turned off for your account' });
+      }
     }
   }
 

@@ -34,6 +34,7 @@ export function createTerminals(d: TerminalDeps) {
     idleMinutes: d.config.TERMINAL_IDLE_MINUTES,
   });
   d.jobs.registerStarter('terminal', service.start);
+  d.auth.onUserChanged((user) => service.revokeIfDenied(user));
   const nsp = d.io.of('/terminals') as TerminalsNamespace;
   nsp.use(socketAuth(d.auth));
   registerTerminalSockets(nsp, service, async (socket) => {

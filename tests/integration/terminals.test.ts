@@ -24,6 +24,7 @@ class Tab {
   keyboard: boolean | null = null;
   exit: { exitCode: number | null; status: string } | null = null;
   lagging = false;
+  revoked: string | null = null;
   resizes: Array<{ cols: number; rows: number }> = [];
 
   constructor(readonly socket: Socket, readonly jobId: string) {
@@ -46,6 +47,9 @@ class Tab {
     });
     socket.on('lagging', (m: { jobId: string }) => {
       if (m.jobId === jobId) this.lagging = true;
+    });
+    socket.on('revoked', (m: { jobId: string; reason: string }) => {
+      if (m.jobId === jobId) this.revoked = m.reason;
     });
     socket.on('resize', (m: { jobId: string; cols: number; rows: number }) => {
       if (m.jobId === jobId) this.resizes.push({ cols: m.cols, rows: m.rows });
@@ -416,11 +420,27 @@ describe('interactive terminals', () => {
       for (const t of [intruder, owner.tab, admin.tab]) t.close();
     });
 
-    it('stops new attaches once terminal access is revoked', async () => {
+    it('detaches open tabs and refuses new attaches once terminal access is revoked', async () => {
       const job = await newTerminal(carol.c);
+      const { tab: carolTab } = await Tab.open(s.base, carol.cookie, job.id);
+      expect(carolTab.keyboard).toBe(true);
+      const { tab: adminTab } = await Tab.open(s.base, cookie, job.id);
+      carolTab.type('echo before-$((6*7))\r');
+      await adminTab.see(/before-42/);
+
       const { users } = (await c.get('/api/admin/users')).json;
       const id = users.find((u: { username: string }) => u.username === 'carol').id;
       expect((await c.patch(`/api/admin/users/${id}`, { canTerminal: false })).status).toBe(200);
+      await waitFor(async () => carolTab.revoked, 5000, 'revoked event');
+      // Keystrokes from the revoked tab no longer reach the shell; the keyboard moved on.
+      const mark = adminTab.length;
+      carolTab.type('echo leaked-$((6*7))\r');
+      await sleep(800);
+      expect(adminTab.text(mark)).not.toContain('leaked-42');
+      await waitFor(async () => adminTab.keyboard, 5000, 'keyboard to pass to the admin tab');
+      carolTab.close();
+      adminTab.close();
+
       const tab = new Tab(await terminalsSocket(s.base, carol.cookie), job.id);
       expect((await tab.attach()).error.code).toBe('forbidden');
       expect((await carol.c.post('/api/jobs', { type: 'terminal' })).status).toBe(403);

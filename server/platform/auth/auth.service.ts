@@ -12,6 +12,7 @@ const USERNAME = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 /** Logins, sessions, API tokens and accounts. No HTTP types here. */
 export class AuthService {
+  private userChanged: Array<(user: User) => void> = [];
   // Verifying against a real hash for unknown users keeps login time from revealing which usernames exist.
   private dummyHash = hashPassword(crypto.randomBytes(16).toString('hex'));
 
@@ -108,6 +109,12 @@ export class AuthService {
     const user = await this.repo.updateUser(id, patch);
     if (!user) throw notFound('User');
     await this.audit.record({ type: 'admin', action: 'user.update', userId: actor.id, metadata: { target: id, ...patch } });
+    for (const fn of this.userChanged) fn(user);
     return user;
+  }
+
+  /** Calls `fn` with the new state of an account an admin changed (role, terminal permission …). */
+  onUserChanged(fn: (user: User) => void): void {
+    this.userChanged.push(fn);
   }
 }

@@ -54,6 +54,8 @@ export interface TerminalsServerToClient {
   keyboard: (msg: { jobId: string; owner: boolean }) => void;
   /** This socket stopped acknowledging output and no longer receives it; attach again to resume. */
   lagging: (msg: { jobId: string }) => void;
+  /** This socket was detached because its account may no longer use terminals. */
+  revoked: (msg: { jobId: string; reason: string }) => void;
   exit: (msg: TerminalExit) => void;
 }
 

@@ -79,6 +79,12 @@ export class TerminalSession {
     on('lagging', (m) => {
       if (m.jobId === this.jobId) this.#attach();
     });
+    on('revoked', (m) => {
+      if (m.jobId !== this.jobId) return;
+      this.phase = 'error';
+      this.error = m.reason;
+      this.keyboard = false;
+    });
     on('exit', (m) => {
       if (m.jobId !== this.jobId) return;
       this.exit = m;
