@@ -8,7 +8,7 @@ import { MigrationError, migrate } from './platform/migrator.ts';
 /** Boot: config, database (embedded or DATABASE_URL), migrate, listen, graceful shutdown. */
 async function main() {
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
   let embedded: EmbeddedDatabase | undefined;
   let url = config.DATABASE_URL;
   if (!url) {

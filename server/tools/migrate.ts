@@ -7,7 +7,7 @@ import { migrate } from '../platform/migrator.ts';
 /** `npm run migrate`: apply pending migrations and exit. */
 try {
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
   const embedded = config.DATABASE_URL ? undefined : await startEmbeddedPostgres(config.dataDir, log);
   const db = createPool(config.DATABASE_URL ?? embedded!.url);
   try {
