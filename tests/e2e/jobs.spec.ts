@@ -68,6 +68,52 @@ test('a 1,000,000-line log opens, reaches its last line, and renders only a wind
   await viewer.evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
   await expect(lines.filter({ hasText: /^50\d{4}$/ }).first()).toBeVisible();
   expect(await lines.count()).toBeLessThan(300);
+
+  // A log this large is searched by the server; the hit is scrolled into view and marked.
+  await page.getByLabel('Search output').fill('123456');
+  await expect(page.getByTestId('search-count')).toHaveText(/^1 \/ 1$/, { timeout: 20_000 });
+  const hit = lines.filter({ hasText: /^123456$/ });
+  await expect(hit).toBeVisible();
+  await expect(hit).toHaveAttribute('data-line', '123457');
+  await expect(hit.locator('mark')).toHaveText('123456');
+});
+
+test('the console searches, jumps to the first error, and opens permalinks', async ({ page }) => {
+  await signIn(page);
+  const start = async (target: string, variables?: Record<string, string>) => {
+    const res = await page.request.post('/api/jobs', { data: { type: 'make', project: 'fixture', target, variables } });
+    expect(res.status()).toBe(201);
+    return (await res.json()).id as string;
+  };
+  const lines = page.getByTestId('log-line');
+
+  const counted = await start('count', { N: '300' });
+  await page.goto(`/jobs/${counted}`);
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'success', { timeout: 20_000 });
+  const search = page.getByLabel('Search output');
+  await search.fill('25');
+  // 25, 125, 225, 250…259: 13 lines contain "25".
+  await expect(page.getByTestId('search-count')).toHaveText(/^\d+ \/ 13$/);
+  await search.press('Enter');
+  await expect(page.locator('.log-row.is-current')).toHaveCount(1);
+  // Regular expressions too: a line that is exactly 2 digits ending in 7.
+  await page.getByRole('button', { name: 'Regular expression' }).click();
+  await search.fill('^\\d7$');
+  await expect(page.getByTestId('search-count')).toHaveText(/^\d+ \/ 9$/);
+
+  // A permalink selects its line after a reload.
+  await page.goto(`/jobs/${counted}#L150`);
+  const linked = lines.filter({ hasText: /^149$/ });
+  await expect(linked).toBeVisible();
+  await expect(linked).toHaveAttribute('data-line', '150');
+  await expect(linked).toHaveClass(/is-selected/);
+
+  const failing = await start('fail');
+  await page.goto(`/jobs/${failing}`);
+  await expect(page.getByTestId('job-status')).toHaveAttribute('data-status', 'failed', { timeout: 20_000 });
+  await page.getByRole('button', { name: 'First error' }).click();
+  await expect(page.locator('.log-row.is-selected')).toContainText('about to fail');
+  await expect(page).toHaveURL(/#L\d+$/);
 });
 
 test('the jobs list shows a failed job with its status', async ({ page }) => {
