@@ -111,6 +111,7 @@ export class JobStreamHub {
   private async pump(sub: Subscription): Promise<void> {
     if (sub.pumping) return;
     sub.pumping = true;
+    let failed = false;
     try {
       while (this.active(sub)) {
         const target = this.committed.get(sub.jobId) ?? 0;
@@ -128,15 +129,17 @@ export class JobStreamHub {
         if (this.active(sub)) this.send(sub, rows);
       }
     } catch (err) {
-      this.log.warn({ jobId: sub.jobId, err: (err as Error).message }, 'replay to a socket failed; it will resume with the next batch');
+      failed = true;
+      this.log.warn({ jobId: sub.jobId, err: (err as Error).message }, 'replay to a socket failed; retrying in a second');
     } finally {
       sub.pumping = false;
     }
     const target = this.committed.get(sub.jobId) ?? 0;
     if (!this.active(sub)) return;
     if (sub.cursor < target) {
-      // A batch was committed while the last read ran; go again later rather than spin.
-      setTimeout(() => void this.pump(sub), 50).unref();
+      // A batch was committed while the last read ran (or the database is unreachable):
+      // go again later rather than spin.
+      setTimeout(() => void this.pump(sub), failed ? 1000 : 50).unref();
     } else if (sub.done && !sub.doneSent) {
       sub.doneSent = true;
       sub.socket.emit('job:done', sub.done);

@@ -70,12 +70,19 @@ export function jobRoutes(jobs: JobService, events: EventRepository): Router {
     res.setHeader('x-content-type-options', 'nosniff');
     if (job.truncated) res.setHeader('x-output-truncated', '1');
     let after = 0;
-    for (;;) {
+    // A client that goes away mid-download must not leave this loop waiting for 'drain'.
+    let gone = false;
+    res.once('close', () => (gone = true));
+    while (!gone) {
       const page = await events.list(job.id, after, 2000, 4 * 1024 * 1024);
       if (!page.length) break;
       for (const e of page) {
+        if (gone) break;
         if (OUTPUT_STREAMS.has(e.stream) && !res.write(e.chunk)) {
-          await new Promise((resolve) => res.once('drain', resolve));
+          await new Promise((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          });
         }
       }
       after = page[page.length - 1].seq;
