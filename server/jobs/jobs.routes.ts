@@ -79,9 +79,14 @@ export function jobRoutes(jobs: JobService, events: EventRepository): Router {
       for (const e of page) {
         if (gone) break;
         if (OUTPUT_STREAMS.has(e.stream) && !res.write(e.chunk)) {
-          await new Promise((resolve) => {
-            res.once('drain', resolve);
-            res.once('close', resolve);
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
           });
         }
       }
