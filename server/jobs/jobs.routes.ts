@@ -5,6 +5,7 @@ import type { EventRepository } from '../events/event.repository.ts';
 import { toWire } from '../events/event-format.ts';
 import { validationFailed } from '../platform/errors.ts';
 import { currentUser } from '../platform/http/middleware.ts';
+import { writeOrWait } from '../platform/http/stream-write.ts';
 import { parse } from '../platform/http/validate.ts';
 import type { JobService } from './job.service.ts';
 import { searchLog } from './log-search.ts';
@@ -70,25 +71,11 @@ export function jobRoutes(jobs: JobService, events: EventRepository): Router {
     res.setHeader('x-content-type-options', 'nosniff');
     if (job.truncated) res.setHeader('x-output-truncated', '1');
     let after = 0;
-    // A client that goes away mid-download must not leave this loop waiting for 'drain'.
-    let gone = false;
-    res.once('close', () => (gone = true));
-    while (!gone) {
+    for (let open = true; open; ) {
       const page = await events.list(job.id, after, 2000, 4 * 1024 * 1024);
       if (!page.length) break;
       for (const e of page) {
-        if (gone) break;
-        if (OUTPUT_STREAMS.has(e.stream) && !res.write(e.chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              res.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
-        }
+        if (OUTPUT_STREAMS.has(e.stream) && !(open = await writeOrWait(res, e.chunk))) break;
       }
       after = page[page.length - 1].seq;
       if (after >= job.lastSeq) break;

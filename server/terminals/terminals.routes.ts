@@ -3,6 +3,7 @@ import type { EventRepository } from '../events/event.repository.ts';
 import type { JobRepository } from '../jobs/job.repository.ts';
 import type { JobService } from '../jobs/job.service.ts';
 import { currentUser } from '../platform/http/middleware.ts';
+import { writeOrWait } from '../platform/http/stream-write.ts';
 import { asciicastLines } from './asciicast.ts';
 import type { TerminalService } from './terminal.service.ts';
 
@@ -26,13 +27,7 @@ export function terminalRoutes(terminals: TerminalService, jobs: JobService, job
     res.setHeader('content-disposition', `attachment; filename="terminal-${job.id}.cast"`);
     res.setHeader('x-content-type-options', 'nosniff');
     for await (const chunk of lines) {
-      if (res.destroyed) return; // the client went away
-      if (!res.write(chunk)) {
-        await new Promise((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
-      }
+      if (!(await writeOrWait(res, chunk))) return; // the client went away
     }
     res.end();
   });
