@@ -1,6 +1,5 @@
 import { expect, test } from '@playwright/test';
-
-export const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
+import { ADMIN } from './session.ts';
 
 test('admin logs in, sees the shell, and logs out', async ({ page }) => {
   await page.goto('/');

@@ -1,14 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-
-const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
-
-async function signIn(page: Page) {
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(ADMIN.username);
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: /sign in/i }).click();
-  await expect(page.getByTestId('dashboard')).toBeVisible();
-}
+import { signIn } from './session.ts';
 
 /** The Run button of one target on the Projects page. */
 const runButton = (page: Page, project: string, target: string) =>

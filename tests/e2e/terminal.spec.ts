@@ -1,23 +1,16 @@
 import fs from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
+import { signIn } from './session.ts';
 
-const ADMIN = { username: 'admin', password: 'e2e-admin-password' };
 const SHOTS = process.env.E2E_SHOTS_DIR ?? '/tmp/shots';
 
-async function login(page: Page) {
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(ADMIN.username);
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: /sign in/i }).click();
-  await expect(page.getByTestId('dashboard')).toBeVisible();
-}
 
 /** A screen row whose whole text is `text` (xterm's DOM renderer: one div per row in `.xterm-rows`). */
 const row = (page: Page, text: string) =>
   page.locator('[data-testid="terminal-screen"] .xterm-rows > div').filter({ hasText: new RegExp(`^\\s*${text}\\s*$`) });
 
 test('a terminal survives a reload: output stays and typing still works', async ({ page }) => {
-  await login(page);
+  await signIn(page);
   await page.goto('/terminals');
   await page.getByRole('button', { name: 'New terminal' }).click();
   await expect(page).toHaveURL(/\/terminals\/[0-9a-f-]{36}$/);
@@ -58,7 +51,7 @@ test('a terminal survives a reload: output stays and typing still works', async 
 });
 
 test('the terminals page lists a running terminal and opens it', async ({ page }) => {
-  await login(page);
+  await signIn(page);
   const res = await page.request.post('/api/jobs', { data: { type: 'terminal', cwd: 'fixture' }, headers: { origin: new URL(page.url()).origin } });
   expect(res.status()).toBe(201);
   const job = await res.json();
@@ -90,7 +83,7 @@ test('the terminals page lists a running terminal and opens it', async ({ page }
 });
 
 test('"Run in terminal" on a project target runs make in a PTY and shows how it ended', async ({ page }) => {
-  await login(page);
+  await signIn(page);
   await page.goto('/projects');
   await page.getByRole('button', { name: 'Run hello in a terminal' }).click();
   await expect(page).toHaveURL(/\/terminals\/[0-9a-f-]{36}$/);
