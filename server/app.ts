@@ -28,6 +28,7 @@ import { registerJobSockets, type JobsNamespace } from './jobs/jobs.socket.ts';
 import { ProjectRepository } from './projects/project.repository.ts';
 import { ProjectsService } from './projects/projects.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
+import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,8 +69,10 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
   await reapInterruptedJobs(jobRepo, runner, log.child({ module: 'reaper' }));
+  const ssh = createSsh({ config, db, jobs, jobRepo, runner, audit, log });
   const terminals = createTerminals({
     config, io, auth, jobs, jobRepo, eventRepo, runner, projects, audit, log: log.child({ module: 'terminals' }),
+    remoteShells: ssh.remoteShells,
   });
 
   const api = express.Router();
@@ -82,6 +85,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   api.use(requireUser);
   api.use(projectRoutes(projects));
   api.use(terminals.routes);
+  api.use(...ssh.routes);
   api.use(jobRoutes(jobs, eventRepo));
   api.use(auditRoutes(audit));
   api.use((_req, _res, next) => next(notFound('API route')));
@@ -90,7 +94,8 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
 
   if (serveUi) await mountUi(app, log);
 
-  const stoppers: Array<() => Promise<void>> = [() => runner.shutdown()];
+  // Jobs first (they close their channels cleanly), then the SSH connections under them.
+  const stoppers: Array<() => Promise<void>> = [() => runner.shutdown(), async () => ssh.close()];
   return {
     app,
     httpServer,
@@ -101,6 +106,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
     runner,
     projects,
     terminals: terminals.service,
+    ssh,
     listen(port: number, host: string) {
       return new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);

@@ -24,6 +24,20 @@ const schema = z.object({
   SESSION_TTL_HOURS: intFrom(24 * 7, 1),
   MKCLI_REGISTRY: z.string().default(path.join(os.homedir(), '.config', 'mkcli', 'registry')),
   ENVIRONMENTS_DIR: z.string().default('./environments'),
+  /** The user's ssh client config; unset means ~/.ssh/config followed by /etc/ssh/ssh_config, as `ssh` reads them. */
+  SSH_CONFIG: z.string().optional(),
+  /** Connect + login deadline when a host's ssh config sets no ConnectTimeout. */
+  SSH_CONNECT_TIMEOUT_SECONDS: intFrom(10, 1),
+  /** Keepalive interval when a host's ssh config sets no ServerAliveInterval (0 = off). */
+  SSH_KEEPALIVE_SECONDS: intFrom(15, 0),
+  /** A dropped log stream reconnects this many times in a row before its job fails. */
+  SSH_RECONNECT_ATTEMPTS: intFrom(5, 0),
+  /** First reconnect delay; each further attempt doubles it, up to 30 s. */
+  SSH_RECONNECT_DELAY_MS: intFrom(1000, 10),
+  /** Lines a log preset (journalctl, docker logs, tail) shows from before the stream starts. */
+  SSH_LOG_LINES: intFrom(100, 0),
+  /** An SSH connection with no channel open closes after this long. */
+  SSH_IDLE_SECONDS: intFrom(60, 1),
   /** Bytes of output a job keeps; past it the head and the tail are kept around a marker. */
   JOB_OUTPUT_CAP_BYTES: intFrom(256 * 1024 * 1024, 4096),
   JOB_CANCEL_GRACE_MS: intFrom(5000, 0),

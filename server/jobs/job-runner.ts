@@ -72,7 +72,8 @@ export class JobRunner {
     try {
       handle = await start(entry.sink);
     } catch (err) {
-      entry.sink.system(`Could not start: ${(err as Error).message}`);
+      const code = (err as { code?: unknown }).code;
+      entry.sink.system(`Could not start: ${(err as Error).message}${typeof code === 'string' && /^[a-z_]+$/.test(code) ? ` [${code}]` : ''}`);
       entry.done = this.complete(entry, 'failed', null);
       return entry.done;
     }

@@ -67,6 +67,11 @@ export class JobRepository {
     return rows[0]?.spec ?? null;
   }
 
+  /** Merges `patch` into the job's spec (e.g. a log stream's resume position). */
+  async mergeSpec(id: string, patch: Record<string, unknown>): Promise<void> {
+    await this.db.query('UPDATE jobs SET spec = spec || $2::jsonb WHERE id = $1', [id, JSON.stringify(patch)]);
+  }
+
   async markRunning(id: string, pgid: number | null, procStart: string | null): Promise<Job | null> {
     const { rows } = await this.db.query(
       `WITH j AS (UPDATE jobs SET status = 'running', started_at = now(), pgid = $2,

@@ -2,7 +2,7 @@ import type { User } from '../../src/lib/shared/auth.ts';
 import type { CreateJobBody, Job } from '../../src/lib/shared/jobs.ts';
 import type { EventRepository, StoredEvent } from '../events/event.repository.ts';
 import type { AuditLog } from '../platform/audit.ts';
-import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/errors.ts';
+import { conflict, forbidden, notFound, validationFailed } from '../platform/errors.ts';
 import type { ProjectsService } from '../projects/projects.service.ts';
 import { childEnv } from '../sources/child-env.ts';
 import { runProcess } from '../sources/process.source.ts';
@@ -33,11 +33,7 @@ export class JobService {
 
   async create(user: User, body: CreateJobBody): Promise<Job> {
     const starter = this.starters.get(body?.type);
-    if (!starter) {
-      throw body?.type === 'ssh'
-        ? new AppError(404, 'not_found', 'SSH jobs are not available yet')
-        : validationFailed(`Unknown job type "${body?.type}"`);
-    }
+    if (!starter) throw validationFailed(`Unknown job type "${body?.type}"`);
     return starter(user, body);
   }
 

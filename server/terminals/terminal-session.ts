@@ -2,7 +2,7 @@ import type { Job } from '../../src/lib/shared/jobs.ts';
 import {
   FLOW_HIGH_WATER, FLOW_LOW_WATER, type AttachOk, type TerminalExit, type TerminalsServerToClient,
 } from '../../src/lib/shared/terminals.ts';
-import type { PtySource } from '../sources/pty.source.ts';
+import type { ScreenedTerminal } from '../sources/screened-terminal.ts';
 
 /** Largest output message; a flood is sent in pieces of about this size. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -68,7 +68,7 @@ export class TerminalSession {
   constructor(
     public job: Job,
     readonly cwd: string,
-    readonly source: PtySource,
+    readonly source: ScreenedTerminal,
     private readonly opts: SessionOptions,
   ) {
     this.unsubscribe.push(

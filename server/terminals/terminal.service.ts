@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { User } from '../../src/lib/shared/auth.ts';
 import type { CreateJobBody, Job } from '../../src/lib/shared/jobs.ts';
+import type { JobEventSink } from '../events/job-event-sink.ts';
 import type { AttachOk, TerminalSummary } from '../../src/lib/shared/terminals.ts';
 import type { JobRepository } from '../jobs/job.repository.ts';
 import type { JobRunner } from '../jobs/job-runner.ts';
@@ -15,9 +16,22 @@ import type { Logger } from '../platform/logger.ts';
 import type { ProjectsService } from '../projects/projects.service.ts';
 import { childEnv } from '../sources/child-env.ts';
 import { PtySource } from '../sources/pty.source.ts';
+import type { ScreenedTerminal } from '../sources/screened-terminal.ts';
 import { TerminalSession, type TerminalPeer } from './terminal-session.ts';
 
 type TerminalBody = Extract<CreateJobBody, { type: 'terminal' }>;
+
+/** A shell on another host, ready to open once the job exists (SSH shells; see RemoteShells). */
+export interface RemoteShellTarget {
+  hostId: string;
+  /** `user@host` as shown in lists, in place of a directory. */
+  label: string;
+  command: string;
+  open(sink: JobEventSink, cols: number, rows: number): Promise<ScreenedTerminal>;
+}
+
+/** Prepares a remote shell for `user` on `host` (id or environment/name); throws when that cannot work. */
+export type RemoteShellFactory = (user: User, host: string) => Promise<RemoteShellTarget>;
 
 export interface TerminalServiceOptions {
   /** Default shell, started as a login shell (`-l`). */
@@ -27,6 +41,8 @@ export interface TerminalServiceOptions {
   lagMs?: number;
   /** The list of allowed login shells (tests may point elsewhere). */
   shellsFile?: string;
+  /** Opens SSH shells for `{ host }` bodies; absent, such bodies are refused. */
+  remoteShells?: RemoteShellFactory;
 }
 
 export const MIN_COLS = 2;
@@ -64,6 +80,7 @@ export class TerminalService {
   readonly start = async (user: User, raw: CreateJobBody): Promise<Job> => {
     if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
     const body = parseBody(raw as TerminalBody);
+    if (body.host) return this.startRemote(user, body);
     let dir = process.env.HOME || os.homedir();
     if (body.cwd) {
       await this.projects.get(body.cwd);
@@ -102,8 +119,7 @@ export class TerminalService {
     });
     this.log.info({ jobId: job.id, userId: user.id, cwd: dir, command }, 'terminal opened');
 
-    let session: TerminalSession | undefined;
-    const started = await this.runner.run(job, (sink) => {
+    return this.launch(user, job, dir, body.recordInput, (sink) => {
       const source = new PtySource({
         argv,
         cwd: dir,
@@ -112,7 +128,45 @@ export class TerminalService {
         rows: body.rows,
         sink,
       });
-      session = new TerminalSession(job, dir, source, {
+      return { source, pgid: source.pid, procStart: source.startTime };
+    });
+  };
+
+  /** An SSH shell on an inventory host: the same session, screen and recording as a local one. */
+  private async startRemote(user: User, body: ParsedBody): Promise<Job> {
+    if (!this.opts.remoteShells) throw validationFailed('SSH shells are not available on this server');
+    const target = await this.opts.remoteShells(user, body.host!);
+    const job = await this.jobRepo.create({
+      type: 'terminal',
+      command: target.command,
+      spec: { body, cwd: target.label, cols: body.cols, rows: body.rows, recordInput: body.recordInput, hostId: target.hostId },
+      status: 'queued',
+      userId: user.id,
+      hostId: target.hostId,
+    });
+    await this.audit.record({
+      type: 'job', action: 'terminal.open', userId: user.id,
+      metadata: { jobId: job.id, host: target.label, hostId: target.hostId, command: target.command },
+    });
+    this.log.info({ jobId: job.id, userId: user.id, host: target.label }, 'ssh shell opened');
+    return this.launch(user, job, target.label, body.recordInput, async (sink) => {
+      sink.system(`Connecting to ${target.label}…`);
+      return { source: await target.open(sink, body.cols, body.rows) };
+    });
+  }
+
+  /** Runs a terminal job: starts its source, keeps the session for attaching, audits its end. */
+  private async launch(
+    user: User,
+    job: Job,
+    where: string,
+    recordInput: boolean,
+    startSource: (sink: JobEventSink) => Promise<{ source: ScreenedTerminal; pgid?: number; procStart?: string | null }> | { source: ScreenedTerminal; pgid?: number; procStart?: string | null },
+  ): Promise<Job> {
+    let session: TerminalSession | undefined;
+    const started = await this.runner.run(job, async (sink) => {
+      const { source, pgid, procStart } = await startSource(sink);
+      session = new TerminalSession(job, where, source, {
         idleMs: this.opts.idleMinutes * 60_000,
         lagMs: this.lagMs,
         onIdle: () => {
@@ -120,10 +174,10 @@ export class TerminalService {
           void this.runner.cancel(job.id, `the idle timeout (no browser attached for ${formatMinutes(this.opts.idleMinutes)})`);
         },
         // Keystrokes are recorded only when asked for at creation; they are never logged.
-        onInput: body.recordInput ? (data) => sink.meta('input', data) : undefined,
+        onInput: recordInput ? (data) => sink.meta('input', data) : undefined,
       });
       this.sessions.set(job.id, session);
-      return { pgid: source.pid, procStart: source.startTime, finished: source.finished, cancel: (grace) => source.cancel(grace) };
+      return { pgid, procStart, finished: source.finished, cancel: (grace) => source.cancel(grace) };
     });
     const done = this.runner.finished(job.id);
     if (session) session.job = started;
@@ -134,11 +188,11 @@ export class TerminalService {
       // Could not start (the runner has already stored why).
       await this.audit.record({
         type: 'job', action: 'terminal.close', userId: user.id,
-        metadata: { jobId: job.id, cwd: dir, status: started.status, exitCode: started.exitCode },
+        metadata: { jobId: job.id, cwd: where, status: started.status, exitCode: started.exitCode },
       });
     }
     return started;
-  };
+  }
 
   /** Running terminals `user` may see, with who is attached. */
   async list(user: User): Promise<TerminalSummary[]> {
@@ -265,6 +319,7 @@ export class TerminalService {
 interface ParsedBody {
   type: 'terminal';
   cwd?: string;
+  host?: string;
   target?: string;
   shell?: string;
   cols: number;
@@ -278,9 +333,8 @@ function parseBody(b: TerminalBody): ParsedBody {
     if (typeof v !== 'string' || v.length > 4096) throw validationFailed(`${name} must be a string`);
     return v;
   };
-  if (b.host !== undefined && b.host !== null) {
-    throw validationFailed('SSH terminals (host) are not available yet; omit host for a local terminal');
-  }
+  const host = optString(b.host, 'host');
+  if (host && (b.cwd || b.target || b.shell)) throw validationFailed('host opens a shell on that host: cwd, target and shell do not apply');
   if (b.recordInput !== undefined && typeof b.recordInput !== 'boolean') throw validationFailed('recordInput must be true or false');
   const size = optionalSize(b);
   if ((b.cols !== undefined && !size.cols) || (b.rows !== undefined && !size.rows)) {
@@ -289,6 +343,7 @@ function parseBody(b: TerminalBody): ParsedBody {
   return {
     type: 'terminal',
     cwd: optString(b.cwd, 'cwd'),
+    host,
     target: optString(b.target, 'target'),
     shell: optString(b.shell, 'shell'),
     cols: size.cols ?? 80,

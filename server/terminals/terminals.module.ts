@@ -10,7 +10,7 @@ import { resolveUser } from '../platform/http/middleware.ts';
 import type { Logger } from '../platform/logger.ts';
 import { socketAuth } from '../platform/socket.ts';
 import type { ProjectsService } from '../projects/projects.service.ts';
-import { TerminalService } from './terminal.service.ts';
+import { TerminalService, type RemoteShellFactory } from './terminal.service.ts';
 import { terminalRoutes } from './terminals.routes.ts';
 import { registerTerminalSockets, type TerminalsNamespace } from './terminals.socket.ts';
 
@@ -25,6 +25,8 @@ export interface TerminalDeps {
   projects: ProjectsService;
   audit: AuditLog;
   log: Logger;
+  /** SSH shells (`{ type: "terminal", host }`), from the remote-hosts feature. */
+  remoteShells?: RemoteShellFactory;
 }
 
 /** Wires the terminals feature: the `terminal` job type, the /terminals namespace and its routes. */
@@ -32,6 +34,7 @@ export function createTerminals(d: TerminalDeps) {
   const service = new TerminalService(d.jobs, d.jobRepo, d.runner, d.projects, d.audit, d.log, {
     shell: d.config.TERMINAL_SHELL,
     idleMinutes: d.config.TERMINAL_IDLE_MINUTES,
+    remoteShells: d.remoteShells,
   });
   d.jobs.registerStarter('terminal', service.start);
   d.auth.onUserChanged((user) => service.revokeIfDenied(user));
