@@ -1,4 +1,4 @@
-import yaml from 'js-yaml';
+import { EVENT_ALIAS, EVENT_MAPPING, EVENT_POP, EVENT_SCALAR, EVENT_SEQUENCE, load, parseEvents } from 'js-yaml';
 import { INVENTORY_NAME, type EnvironmentError } from '../../src/lib/shared/inventory.ts';
 
 /** One host of a vm-config environment, as config.yml states it. */
@@ -44,7 +44,7 @@ export function parseEnvironment(name: string, text: string, file: string): Pars
   }
   let doc: unknown;
   try {
-    doc = yaml.load(text, { filename: file });
+    doc = load(text, { filename: file });
   } catch (err) {
     const e = err as { reason?: string; mark?: { line?: number }; message: string };
     return fail(`invalid YAML: ${e.reason ?? e.message}`, e.mark?.line !== undefined ? e.mark.line + 1 : undefined);
@@ -124,30 +124,49 @@ function scalarString(v: unknown): string | null {
 }
 
 /**
- * The 1-based line of a key path in block-style YAML (`vms:` → `  web-1:` → `    port:`),
- * found by indentation; js-yaml keeps no positions for values. Falls back to the deepest
- * key found, or undefined.
+ * The 1-based line of a key path (`['vms', 'web-1', 'port']`), from the parser's event
+ * offsets (the loaded values keep no positions). Falls back to the deepest key found.
  */
 export function lineOfPath(text: string, path: string[]): number | undefined {
-  const lines = text.split(/\r?\n/);
-  let from = 0;
-  let minIndent = -1;
-  let found: number | undefined;
-  for (const key of path) {
-    const esc = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const re = new RegExp(`^(\\s*)(?:-\\s+)?["']?${esc}["']?\\s*:`);
-    let hit = -1;
-    for (let i = from; i < lines.length; i++) {
-      const m = re.exec(lines[i]);
-      if (m && m[1].length > minIndent) {
-        hit = i;
-        minIndent = m[1].length;
-        break;
+  const offsets = keyOffsets(text);
+  for (let n = path.length; n > 0; n--) {
+    const at = offsets.get(path.slice(0, n).join('\0'));
+    if (at !== undefined) return text.slice(0, at).split('\n').length;
+  }
+  return undefined;
+}
+
+/** Offset of every mapping key in the first document, by its key path joined with NUL. */
+function keyOffsets(text: string): Map<string, number> {
+  const found = new Map<string, number>();
+  // One frame per open collection: its path, and for a mapping whether the next scalar is a key.
+  const stack: Array<{ path: string[]; mapping: boolean; expectKey: boolean; key?: string }> = [];
+  const child = () => {
+    const top = stack[stack.length - 1];
+    if (!top) return [];
+    if (!top.mapping) return top.path;
+    return top.key === undefined ? top.path : [...top.path, top.key];
+  };
+  const afterValue = () => {
+    const top = stack[stack.length - 1];
+    if (top?.mapping) top.expectKey = true;
+  };
+  for (const ev of parseEvents(text) as Iterable<{ type: number; valueStart?: number; valueEnd?: number }>) {
+    if (ev.type === EVENT_MAPPING || ev.type === EVENT_SEQUENCE) {
+      stack.push({ path: child(), mapping: ev.type === EVENT_MAPPING, expectKey: true });
+    } else if (ev.type === EVENT_POP) {
+      stack.pop();
+      afterValue();
+    } else if (ev.type === EVENT_SCALAR || ev.type === EVENT_ALIAS) {
+      const top = stack[stack.length - 1];
+      if (top?.mapping && top.expectKey && ev.valueStart !== undefined) {
+        top.key = text.slice(ev.valueStart, ev.valueEnd).replace(/^["']|["']$/g, '');
+        top.expectKey = false;
+        found.set([...top.path, top.key].join('\0'), ev.valueStart);
+      } else {
+        afterValue();
       }
     }
-    if (hit < 0) break;
-    found = hit + 1;
-    from = hit + 1;
   }
   return found;
 }

@@ -1,5 +1,6 @@
 import type { SshPreset } from '../../src/lib/shared/inventory.ts';
 import { validationFailed } from '../platform/errors.ts';
+import { posixCksum } from './cksum.ts';
 import { shQuote } from './remote-command.ts';
 
 /**
@@ -12,7 +13,8 @@ import { shQuote } from './remote-command.ts';
 export type PresetPosition =
   | { kind: 'journalctl'; cursor: string | null }
   | { kind: 'docker-logs'; since: string | null; seenAtSince: number }
-  | { kind: 'tail'; file: string | null; offset: number };
+  /** `recent`: the (up to 64) bytes just before `offset` as read, base64; a resume checks the file still holds them. */
+  | { kind: 'tail'; file: string | null; offset: number; recent?: string };
 
 export interface PresetOutput {
   stream: 'stdout' | 'stderr';
@@ -188,31 +190,41 @@ function dockerRun(container: string, from: { since: string | null; seenAtSince:
 }
 
 const TAIL_HEADER = 0x1e; // a record separator: never the first byte of a log file's text
+/** Bytes before the resume offset compared by checksum: an inode number alone can be reused by a new file. */
+const TAIL_CHECK_BYTES = 64;
 
 /**
  * The remote script: picks the start offset (the last N lines on a first run; the stored
- * offset when the file is the same device:inode and not shorter; else 0), announces it in
- * one header line, then follows the file by name from there.
+ * offset when the file is the same device:inode, not shorter, and still holds the bytes
+ * just before that offset; else 0), announces it in one header line, then follows the file
+ * by name from there.
  */
 const TAIL_SCRIPT = [
-  'f=$1; want=$2; off=$3; n=$4;',
+  'f=$1; want=$2; off=$3; n=$4; sum=$5;',
   'id=$(stat -L -c %d:%i -- "$f" 2>/dev/null) || id=none;',
   'size=$(stat -L -c %s -- "$f" 2>/dev/null) || size=0;',
+  `k=$off; [ "$k" -gt ${TAIL_CHECK_BYTES} ] && k=${TAIL_CHECK_BYTES};`,
   'if [ -z "$want" ]; then start=$((size - $(tail -n "$n" -- "$f" 2>/dev/null | wc -c))); how=new;',
-  'elif [ "$off" -ge 0 ] && [ "$size" -ge "$off" ] && { [ "$id" = "$want" ] || [ "$want" = none ]; }; then start=$off; how=resume;',
+  'elif [ "$off" -ge 0 ] && [ "$size" -ge "$off" ] && { [ "$id" = "$want" ] || [ "$want" = none ]; }',
+  '&& { [ -z "$sum" ] || [ "$(dd if="$f" bs=1 skip=$((off - k)) count=$k 2>/dev/null | cksum)" = "$sum" ]; };',
+  'then start=$off; how=resume;',
   'else start=0; how=changed; fi;',
   '[ "$start" -ge 0 ] || start=0;',
   `printf '\\036vmo-tail %s %s %s\\n' "$id" "$start" "$how";`,
   'exec tail -c +$((start + 1)) -F -- "$f"',
 ].join(' ');
 
-function tailRun(path: string, from: { file: string | null; offset: number } | null, initialLines: number): PresetRun {
+function tailRun(path: string, from: { file: string | null; offset: number; recent?: string } | null, initialLines: number): PresetRun {
   let file = from?.file ?? null;
   let offset = from ? from.offset : -1;
   let header: Buffer | null = Buffer.alloc(0);
+  /** The last bytes read, for the checksum a resume verifies. */
+  let recent = Buffer.from(from?.recent ?? '', 'base64');
+  const fromRecent = recent;
   const notes: string[] = [];
-  const args = [path, from ? (from.file ?? 'none') : '', String(from ? from.offset : -1), String(initialLines)].map(shQuote);
-  const command = `sh -c ${shQuote(TAIL_SCRIPT)} vmo-tail ${args.join(' ')}`;
+  const sum = from && from.offset > 0 && recent.length === Math.min(from.offset, TAIL_CHECK_BYTES) ? posixCksum(recent) : '';
+  const args = [path, from ? (from.file ?? 'none') : '', String(from ? from.offset : -1), String(initialLines), sum];
+  const command = `sh -c ${shQuote(TAIL_SCRIPT)} vmo-tail ${args.map(shQuote).join(' ')}`;
 
   const readHeader = (line: string) => {
     const [, id, start, how] = line.trim().split(' ');
@@ -223,6 +235,8 @@ function tailRun(path: string, from: { file: string | null; offset: number } | n
     } else if (how === 'resume' && from && !from.file) {
       notes.push(`Resumed ${path} at byte ${offset}; the file did not exist when the stream started, so it could not be checked to be the same file.`);
     }
+    // Resuming mid-file, the bytes before the offset are the ones the last run ended with.
+    recent = how === 'resume' ? fromRecent : Buffer.alloc(0);
   };
   return {
     command,
@@ -240,6 +254,7 @@ function tailRun(path: string, from: { file: string | null; offset: number } | n
         if (!chunk.length) return [];
       }
       offset += chunk.length;
+      recent = Buffer.concat([recent, chunk.subarray(-TAIL_CHECK_BYTES)]).subarray(-TAIL_CHECK_BYTES);
       return [out(chunk)];
     },
     stderr(chunk) {
@@ -248,11 +263,12 @@ function tailRun(path: string, from: { file: string | null; offset: number } | n
       if (/has been replaced|file truncated|has appeared/.test(text)) {
         file = null;
         offset = -1;
+        recent = Buffer.alloc(0);
       }
       return [out(chunk, 'stderr')];
     },
     end: () => [],
-    position: () => ({ kind: 'tail', file, offset }),
+    position: () => ({ kind: 'tail', file, offset, recent: recent.toString('base64') }),
     takeNotes: () => notes.splice(0),
   };
 }
