@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { createLogger } from '../server/platform/logger.ts';
 import { migrate } from '../server/platform/migrator.ts';
 
 /** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
-export async function benchServer(registryEntries: Record<string, string>) {
+export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
   fs.chmodSync(dir, 0o755);
   const log = createLogger('silent');
@@ -20,7 +21,7 @@ export async function benchServer(registryEntries: Record<string, string>) {
   await migrate(db);
   const registry = path.join(dir, 'registry');
   fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
-  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31) });
+  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), ...env });
   const app = await createApp({ config, db, log, serveUi: false });
   await app.auth.bootstrapAdmin('bench-password', () => {});
   await app.listen(0, '127.0.0.1');
@@ -75,4 +76,100 @@ export function writeResults(name: string, data: unknown) {
   const file = path.join(dir, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), host: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30) }, ...data as object }, null, 2));
   console.log(`\nwrote ${file}`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Throughput {
+  mb: number;
+  seconds: number;
+  mbPerS: number;
+  peakRssMb: number;
+}
+
+export interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+  peakRssMb: number;
+}
+
+/** Samples a process's resident memory every 50 ms; `stop()` returns the peak in MB. */
+export function rssSampler(pid: number) {
+  let peak = 0;
+  const read = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // gone
+    }
+  };
+  read();
+  const t = setInterval(read, 50);
+  return { stop: () => (clearInterval(t), read(), Math.round(peak)) };
+}
+
+/**
+ * Keystroke echo latency: sends one character at a time and times until it comes back.
+ * The first `warmup` samples are dropped (connection and JIT warm-up).
+ */
+export async function measureLatency(
+  send: (ch: string) => void,
+  listen: (fn: (text: string) => void) => void,
+  keystrokes: number,
+  warmup = 20,
+): Promise<number[]> {
+  let waiting: { ch: string; t0: number; resolve: (ms: number) => void } | null = null;
+  listen((text) => {
+    if (waiting && text.includes(waiting.ch)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(performance.now() - w.t0);
+    }
+  });
+  const samples: number[] = [];
+  for (let i = 0; i < keystrokes + warmup; i++) {
+    const ch = String.fromCharCode(97 + (i % 26));
+    const ms = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no echo for keystroke ${i}`)), 5000);
+      waiting = { ch, t0: performance.now(), resolve: (v) => (clearTimeout(timer), resolve(v)) };
+      send(ch);
+    });
+    if (i >= warmup) samples.push(ms);
+    await sleep(2);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+export const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
+  p50: +percentile(samples, 50).toFixed(2),
+  p99: +percentile(samples, 99).toFixed(2),
+  max: +samples[samples.length - 1].toFixed(2),
+  samples: samples.length,
+  peakRssMb,
+});
+
+/**
+ * Runs `script` with BENCH_ROLE=server in a process of its own (a benchmark's server role
+ * prints one JSON line with its address and cookie) and returns that line's fields.
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
+ */
+export async function startServerProcess(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
+    env: { ...process.env, ...env, BENCH_ROLE: 'server' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`the server process exited (${code})`)));
+  });
+  return { child, ...JSON.parse(line) };
 }

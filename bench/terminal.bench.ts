@@ -6,7 +6,10 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
-import { benchServer, percentile, printTable, writeResults } from './lib.ts';
+import {
+  benchServer, latencyRow, measureLatency as measureEcho, printTable, rssSampler, sleep, startServerProcess, writeResults,
+  type Latency, type Throughput,
+} from './lib.ts';
 import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
 
 /**
@@ -25,8 +28,11 @@ import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
  */
 const FILE_MB = Number(process.env.BENCH_TERMINAL_MB ?? 50);
 const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 500);
-const WARMUP = 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Latency of `KEYSTROKES` single keystrokes after a warm-up. */
+const measureLatency = (send: (ch: string) => void, listen: (fn: (text: string) => void) => void) => measureEcho(send, listen, KEYSTROKES);
+/** Our server in a process of its own, so client work does not share its event loop. */
+const startOurs = () => startServerProcess(import.meta.filename);
+
 
 if (process.env.BENCH_ROLE === 'server') {
   const s = await benchServer({});
@@ -38,36 +44,6 @@ if (process.env.BENCH_ROLE === 'server') {
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
   await new Promise(() => {});
-}
-
-interface Throughput {
-  mb: number;
-  seconds: number;
-  mbPerS: number;
-  peakRssMb: number;
-}
-interface Latency {
-  p50: number;
-  p99: number;
-  max: number;
-  samples: number;
-  peakRssMb: number;
-}
-
-/** Samples a process's resident memory every 50 ms; `stop()` returns the peak in MB. */
-function rssSampler(pid: number) {
-  let peak = 0;
-  const read = () => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-    } catch {
-      // gone
-    }
-  };
-  read();
-  const t = setInterval(read, 50);
-  return { stop: () => (clearInterval(t), read(), Math.round(peak)) };
 }
 
 function freePort(): Promise<number> {
@@ -114,57 +90,7 @@ function acker(every: number, parse: boolean, send: (n: number) => void) {
   };
 }
 
-async function measureLatency(send: (ch: string) => void, listen: (fn: (text: string) => void) => void): Promise<number[]> {
-  let waiting: { ch: string; t0: number; resolve: (ms: number) => void } | null = null;
-  listen((text) => {
-    if (waiting && text.includes(waiting.ch)) {
-      const w = waiting;
-      waiting = null;
-      w.resolve(performance.now() - w.t0);
-    }
-  });
-  const samples: number[] = [];
-  for (let i = 0; i < KEYSTROKES + WARMUP; i++) {
-    const ch = String.fromCharCode(97 + (i % 26));
-    const ms = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no echo for keystroke ${i}`)), 5000);
-      waiting = { ch, t0: performance.now(), resolve: (v) => (clearTimeout(timer), resolve(v)) };
-      send(ch);
-    });
-    if (i >= WARMUP) samples.push(ms);
-    await sleep(2);
-  }
-  return samples.sort((a, b) => a - b);
-}
-
-const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
-  p50: +percentile(samples, 50).toFixed(2),
-  p99: +percentile(samples, 99).toFixed(2),
-  max: +samples[samples.length - 1].toFixed(2),
-  samples: samples.length,
-  peakRssMb,
-});
-
 // ---------------------------------------------------------------- ours
-
-async function startOurs(): Promise<{ child: ChildProcess; base: string; cookie: string }> {
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of our server process there.
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename], {
-    env: { ...process.env, BENCH_ROLE: 'server' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.once('exit', (code) => reject(new Error(`our server exited (${code})`)));
-  });
-  return { child, ...JSON.parse(line) };
-}
 
 async function ourTerminal(base: string, cookie: string) {
   const res = await fetch(`${base}/api/jobs`, {
