@@ -151,7 +151,7 @@ function keyOffsets(text: string): Map<string, number> {
     const top = stack[stack.length - 1];
     if (top?.mapping) top.expectKey = true;
   };
-  for (const ev of parseEvents(text) as Iterable<{ type: number; valueStart?: number; valueEnd?: number }>) {
+  for (const ev of parseEvents(text, {}) as unknown as Iterable<{ type: number; valueStart?: number; valueEnd?: number }>) {
     if (ev.type === EVENT_MAPPING || ev.type === EVENT_SEQUENCE) {
       stack.push({ path: child(), mapping: ev.type === EVENT_MAPPING, expectKey: true });
     } else if (ev.type === EVENT_POP) {

@@ -3,6 +3,7 @@
  * semantics of OpenSSH 9.2's hostfile.c and match.c. Pure: the caller reads the files.
  */
 import { createHash, createHmac } from 'node:crypto';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
 
 export interface KnownHostEntry {
   file: string;
@@ -25,10 +26,15 @@ export interface KnownHostsError {
   reason: string;
 }
 
+/** What ssh would decide about a presented host key; see checkHostKey for the exact rules. */
 export type HostKeyVerdict =
+  /** A plain entry for the name holds this key. */
   | { status: 'trusted'; entry: KnownHostEntry }
+  /** A `@revoked` entry for the name holds this key: wins over everything. */
   | { status: 'revoked'; entry: KnownHostEntry }
+  /** Entries for the name exist, of any key type, but none holds this key. */
   | { status: 'changed'; known: KnownHostEntry[] }
+  /** No plain entry for the name (so `knownTypes` is always empty under ssh's rules). */
   | { status: 'unknown'; knownTypes: string[] };
 
 /** Key types OpenSSH 9.2 reads from a known_hosts line (without XMSS, which Debian does not build). */
@@ -348,11 +354,11 @@ export function knownKeyTypes(entries: KnownHostEntry[], lookupName: string): st
 }
 
 /** ssh2 1.17's default server host key algorithms, in its order (all in its supported list). */
-const SSH2_DEFAULT_HOST_KEY_ALGORITHMS = [
+const SSH2_DEFAULT_HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
   'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
 ];
 /** Host key algorithms ssh2 can verify for each key type; types it cannot use (security keys, certificates) have none. */
-const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = {
+const ALGORITHMS_FOR_KEY_TYPE: Record<string, ServerHostKeyAlgorithm[]> = {
   'ssh-ed25519': ['ssh-ed25519'],
   'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
   'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
@@ -368,7 +374,7 @@ const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = {
  * then picks a key we can check, and a key of any other type still shows as `changed`.
  * Returns an exact array for `algorithms.serverHostKey`.
  */
-export function hostKeyAlgorithmsFor(knownTypes: string[]): string[] {
+export function hostKeyAlgorithmsFor(knownTypes: string[]): ServerHostKeyAlgorithm[] {
   const known = knownTypes.flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? []);
   return [...new Set([...known, ...SSH2_DEFAULT_HOST_KEY_ALGORITHMS])];
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import type { HostRepository, KnownKeyRow } from '../inventory/host.repository.ts';
 import {
-  checkHostKey, entryMatches, hostKeyAlgorithmsFor, keyTypeOfBlob, knownKeyTypes, parseKnownHosts, sha256Fingerprint,
+  checkHostKeyAt, entryMatches, hostKeyAlgorithmsFor, keyTypeOfBlob, knownHostsLookupName, knownKeyTypes, parseKnownHosts, sha256Fingerprint,
   type HostKeyVerdict, type KnownHostEntry,
 } from '../inventory/known-hosts.ts';
 
@@ -9,7 +9,7 @@ import {
 export interface HostKeyCheck {
   lookupName: string;
   /** Exact `algorithms.serverHostKey` for ssh2: the types we know for this host first, so a host known by RSA only is asked for RSA. */
-  algorithms: string[];
+  algorithms: ReturnType<typeof hostKeyAlgorithmsFor>;
   verdict(blob: Buffer): HostKeyVerdict;
   /** Which file (or "console") a trusted entry came from, for messages. */
   sourceOf(entry: KnownHostEntry): string;
@@ -36,14 +36,23 @@ export class HostKeyTrust {
 
   constructor(private readonly hosts: HostRepository) {}
 
-  async prepare(lookupName: string, knownHostsFiles: string[]): Promise<HostKeyCheck> {
+  /**
+   * The trust decision for a server at `target` (HostName, Port, HostKeyAlias of its
+   * resolved config), from `knownHostsFiles` and the console's table. Like OpenSSH, a host on
+   * a port other than 22 with nothing known under `[host]:port` may be trusted by a key
+   * known under the bare host name.
+   */
+  async prepare(target: { host: string; port: number; hostKeyAlias?: string }, knownHostsFiles: string[]): Promise<HostKeyCheck> {
+    const lookupName = knownHostsLookupName(target.host, target.port, target.hostKeyAlias);
+    const bareName = knownHostsLookupName(target.host, 22);
     const fromFiles = (await Promise.all(knownHostsFiles.map((f) => this.readFile(f)))).flat();
     const fromConsole = (await this.hosts.keysFor([lookupName])).filter((r) => r.status === 'trusted').map(rowToEntry);
     const entries = [...fromFiles, ...fromConsole];
+    const types = knownKeyTypes(entries, lookupName);
     return {
       lookupName,
-      algorithms: hostKeyAlgorithmsFor(knownKeyTypes(entries, lookupName)),
-      verdict: (blob) => checkHostKey(entries, lookupName, blob),
+      algorithms: hostKeyAlgorithmsFor(types.length || target.hostKeyAlias ? types : knownKeyTypes(entries, bareName)),
+      verdict: (blob) => checkHostKeyAt(entries, target, blob),
       sourceOf: (e) => (e.file === CONSOLE_SOURCE ? CONSOLE_SOURCE : `${e.file}:${e.line}`),
     };
   }

@@ -8,7 +8,7 @@ import type { AuditLog } from '../platform/audit.ts';
 import { AppError, notFound, validationFailed } from '../platform/errors.ts';
 import type { HostKeyTrust } from './host-key-trust.ts';
 import type { SshConnector } from './ssh-connector.ts';
-import { planRoute, type SshPlan } from './ssh-plan.ts';
+import { keyTarget, planRoute, type SshPlan } from './ssh-plan.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,6 +32,8 @@ export class KnownHostsService {
     private readonly inventory: InventoryService,
     private readonly sshContext: () => SshConfigContext,
     private readonly audit: AuditLog,
+    /** Called when trust in a host's key is withdrawn (the pool closes connections through it). */
+    private readonly onRevoked: (lookupName: string) => void = () => {},
   ) {}
 
   async list(): Promise<KnownHostKey[]> {
@@ -55,7 +57,7 @@ export class KnownHostsService {
     const lookupName = plan.target.lookupName;
     const keys = await this.connector.scan(plan);
     if (!keys.length) throw new AppError(502, 'ssh_unreachable', `${plan.target.label} presented no host key the console can use`);
-    const check = await this.trust.prepare(lookupName, [...plan.target.config.userKnownHostsFiles, ...plan.target.config.globalKnownHostsFiles]);
+    const check = await this.trust.prepare(keyTarget(plan.target.config), [...plan.target.config.userKnownHostsFiles, ...plan.target.config.globalKnownHostsFiles]);
     const fingerprints: PresentedHostKeys['fingerprints'] = [];
     for (const blob of keys) {
       const v = check.verdict(blob);
@@ -103,6 +105,7 @@ export class KnownHostsService {
   async remove(user: User, id: string): Promise<void> {
     const row = await this.hosts.deleteKey(id);
     if (!row) throw notFound('Host key');
+    if (row.status === 'trusted') this.onRevoked(row.lookupName);
     await this.audit.record({
       type: 'admin', action: row.status === 'trusted' ? 'host_key.revoke' : 'host_key.dismiss', severity: 'warning', userId: user.id,
       metadata: { host: row.lookupName, type: row.keyType, sha256: row.fingerprint },

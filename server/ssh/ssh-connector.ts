@@ -3,7 +3,7 @@ import ssh2 from 'ssh2';
 import type { AuthenticationType, Client as ClientType, ConnectConfig } from 'ssh2';
 import type { HostKeyTrust } from './host-key-trust.ts';
 import type { KeyStore } from './ssh-keys.ts';
-import type { SshHop, SshPlan } from './ssh-plan.ts';
+import { keyTarget, type SshHop, type SshPlan } from './ssh-plan.ts';
 import { keyTypeOfBlob, sha256Fingerprint } from '../inventory/known-hosts.ts';
 import {
   hostKeyChanged, hostKeyRevoked, hostKeyUnknown, sshAuthFailed, sshUnreachable, type SshError,
@@ -111,7 +111,7 @@ export class SshConnector {
 
   private async connectHop(hop: SshHop, sock?: Duplex): Promise<ClientType> {
     const c = hop.config;
-    const check = await this.trust.prepare(hop.lookupName, [...c.userKnownHostsFiles, ...c.globalKnownHostsFiles]);
+    const check = await this.trust.prepare(keyTarget(c), [...c.userKnownHostsFiles, ...c.globalKnownHostsFiles]);
     const { attempts, locked } = await this.authAttempts(hop);
     const timeoutMs = c.connectTimeout ? c.connectTimeout * 1000 : this.opts.connectTimeoutMs;
     const tried: string[] = [];
@@ -148,7 +148,7 @@ export class SshConnector {
         readyTimeout: timeoutMs,
         keepaliveInterval: (c.serverAliveInterval || 0) * 1000 || this.opts.keepaliveMs,
         keepaliveCountMax: c.serverAliveCountMax,
-        algorithms: { serverHostKey: check.algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+        algorithms: { serverHostKey: check.algorithms },
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
           const verdict = check.verdict(key);
           const sha256 = sha256Fingerprint(key);
@@ -156,7 +156,7 @@ export class SshConnector {
           if (verdict.status === 'revoked') {
             refusal = hostKeyRevoked(hop.label, hop.lookupName, verdict.entry.keyType, sha256, check.sourceOf(verdict.entry));
           } else if (verdict.status === 'changed') {
-            refusal = hostKeyChanged(hop.label, hop.lookupName, verdict.known[0].keyType, sha256,
+            refusal = hostKeyChanged(hop.label, hop.lookupName, keyTypeOfBlob(key), sha256,
               verdict.known.map((e) => ({ sha256: sha256Fingerprint(e.key), source: check.sourceOf(e) })));
           } else {
             refusal = hostKeyUnknown(hop.label, hop.lookupName, keyTypeOfBlob(key), sha256, verdict.knownTypes);

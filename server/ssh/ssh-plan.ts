@@ -22,9 +22,14 @@ export interface SshPlan {
 /** OpenSSH nests ProxyJump through each first hop's own config; a cycle must end somewhere. */
 const MAX_HOPS = 8;
 
-/** The known_hosts name OpenSSH uses: HostKeyAlias as written (no port), else the lowercased HostName, as [name]:port off port 22. */
+/** The known_hosts name OpenSSH uses: the lowercased HostKeyAlias (no port), else the lowercased HostName, as [name]:port off port 22. */
 export function lookupNameOf(c: ResolvedSshConfig): string {
-  return c.hostKeyAlias ?? knownHostsLookupName(c.hostname.toLowerCase(), c.port);
+  return knownHostsLookupName(c.hostname, c.port, c.hostKeyAlias ?? undefined);
+}
+
+/** Where a hop's host key is checked: what HostKeyTrust.prepare takes. */
+export function keyTarget(c: ResolvedSshConfig): { host: string; port: number; hostKeyAlias?: string } {
+  return { host: c.hostname, port: c.port, ...(c.hostKeyAlias ? { hostKeyAlias: c.hostKeyAlias } : {}) };
 }
 
 function hopOf(alias: string, config: ResolvedSshConfig): SshHop {
@@ -65,8 +70,11 @@ export async function planRoute(
       hops.push(hopOf(spec.host, c));
     }
   }
+  // Everything that decides whom we trust and how we log in: a connection verified under one
+  // set of known_hosts files must not serve a config that names others.
   const key = JSON.stringify([...hops, target].map((h) => [
     h.config.hostname, h.config.port, h.config.user, h.lookupName, h.config.identityFiles, h.config.identityAgent, h.config.identitiesOnly,
+    h.config.userKnownHostsFiles, h.config.globalKnownHostsFiles,
   ]));
   return { hops, target, key };
 }

@@ -60,6 +60,25 @@ export class SshPool {
     return n;
   }
 
+  /**
+   * Closes every connection that passes through the server known as `lookupName` (target or
+   * jump host): trust in its key was withdrawn, so nothing may keep using a session that was
+   * verified with it. Streams that can resume will reconnect, and be checked again.
+   */
+  closeThrough(lookupName: string): number {
+    let n = 0;
+    for (const list of this.byKey.values()) {
+      for (const p of list) {
+        const plan = p.connection.plan;
+        if ([...plan.hops, plan.target].some((h) => h.lookupName === lookupName)) {
+          this.drop(p);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   closeAll(): void {
     for (const list of this.byKey.values()) for (const p of list) this.drop(p);
     this.byKey.clear();

@@ -48,8 +48,8 @@ export function remoteFixture(): RemoteFixture {
   };
 }
 
-/** A `Host` block reaching `sshd` as its user with its client key, known hosts from the fixture. */
-export function hostBlock(alias: string, sshd: TestSshd, fx: RemoteFixture, extra: string[] = []): string {
+/** A `Host` block reaching `sshd` as its user with its client key; known hosts from the fixture unless `knownHosts` names another file. */
+export function hostBlock(alias: string, sshd: TestSshd, fx: RemoteFixture, extra: string[] = [], knownHosts = fx.knownHosts): string {
   return [
     `Host ${alias}`,
     `  HostName ${sshd.host}`,
@@ -57,7 +57,7 @@ export function hostBlock(alias: string, sshd: TestSshd, fx: RemoteFixture, extr
     `  User ${sshd.user}`,
     `  IdentityFile ${sshd.clientKey.privateKeyPath}`,
     '  IdentitiesOnly yes',
-    `  UserKnownHostsFile ${fx.knownHosts}`,
+    `  UserKnownHostsFile ${knownHosts}`,
     ...extra.map((l) => `  ${l}`),
     '',
   ].join('\n');

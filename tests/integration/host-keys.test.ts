@@ -21,11 +21,10 @@ describe.skipIf(!available)('host key verification (real sshd)', () => {
     [a, rsaOnly, other] = await Promise.all([startSshd(), startSshd(), startSshd()]);
     fx = remoteFixture();
     const kh = (name: string) => path.join(fx.dir, `${name}_known_hosts`);
-    const block = (alias: string, s: TestSshd, file: string, extra: string[] = []) =>
-      hostBlock(alias, s, fx, [`UserKnownHostsFile ${file}`, ...extra]);
+    const block = (alias: string, s: TestSshd, file: string) => hostBlock(alias, s, fx, [], file);
     // Each alias has its own known_hosts file, so the cases do not see each other's lines.
     fs.writeFileSync(kh('rsa'), rsaOnly.knownHostsLine(['ssh-rsa']));
-    const changedLine = other.knownHostsLine(['ssh-ed25519']).replace(`:${other.port}]`, `:${a.port}]`);
+    const changedLine = other.knownHostsLine(['ssh-ed25519']).replace(`]:${other.port} `, `]:${a.port} `);
     fs.writeFileSync(kh('changed'), changedLine);
     fs.writeFileSync(kh('revoked'), `${a.knownHostsLine()}@revoked * ${a.hostKeys[0].publicKey}\n`);
     fs.writeFileSync(kh('hashed'), a.knownHostsLine());
