@@ -104,9 +104,12 @@ describe.skipIf(!available)('remote jobs over SSH (real sshd)', () => {
     const system = (await allEvents(admin, job.id)).filter((e) => e.stream === 'system').map((e) => e.chunk).join('\n');
     expect(system).toMatch(/lost .*Reconnecting in/s);
     expect(system).toMatch(/Reconnected to web .*continuing at byte/);
+    // The tail of the dropped connection stopped on the host by itself: only the new one runs.
+    await waitFor(async () => sshd.remoteProcesses(/^tail -c/).length === 1, 8000, 'one remote tail');
     const spec = (await server.db.query('SELECT spec FROM jobs WHERE id = $1', [job.id])).rows[0].spec;
     await admin.post(`/api/jobs/${job.id}/cancel`);
     await waitDone(admin, job.id);
+    await waitFor(async () => sshd.remoteProcesses(/^tail -c/).length === 0, 8000, 'no remote tail');
     expect(spec.position).toMatchObject({ kind: 'tail', file: expect.stringMatching(/^\d+:\d+$/) });
   });
 
