@@ -161,3 +161,49 @@ describe.skipIf(!available)('remote jobs over SSH (real sshd)', () => {
     return (await allEvents(admin, id)).filter((e) => e.stream === 'stdout').map((e) => e.chunk).join('');
   }
 });
+
+describe.skipIf(!available)('a host that goes away for good', () => {
+  let sshd: TestSshd;
+  let fx: RemoteFixture;
+  let server: TestServer;
+  let admin: ReturnType<typeof client>;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    fx = remoteFixture();
+    fx.writeSshConfig([
+      hostBlock('flaky', sshd, fx),
+      `Host proxied\n  HostName 127.0.0.1\n  ProxyCommand nc %h %p\n`,
+    ].join('\n'));
+    fx.trust(sshd.knownHostsLine());
+    fx.writeEnvironment('test', 'vms:\n  flaky: { host: flaky }\n  proxied: { host: proxied }\n');
+    server = await startTestServer({ ...fx.env, SSH_RECONNECT_ATTEMPTS: '2', SSH_RECONNECT_DELAY_MS: '50' });
+    admin = client(server.base, { cookie: await login(server.base) });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await sshd?.stop();
+    fx?.cleanup();
+  });
+
+  it('a log stream fails clearly after the configured number of reconnect attempts', async () => {
+    const file = path.join(fx.dir, 'gone.log');
+    fs.writeFileSync(file, 'before\n');
+    const r = await admin.post('/api/jobs', { type: 'ssh', host: 'test/flaky', preset: { kind: 'tail', path: file } });
+    await waitFor(async () => (await allEvents(admin, r.json.id)).some((e) => e.chunk.includes('before')), 10_000, 'the first line');
+    await sshd.stop();
+    const done = await waitDone(admin, r.json.id, 20_000);
+    expect(done.status).toBe('failed');
+    const system = (await allEvents(admin, r.json.id)).filter((e) => e.stream === 'system').map((e) => e.chunk).join('\n');
+    expect(system).toMatch(/Reconnecting in 50 ms \(attempt 1 of 2\)/);
+    expect(system).toMatch(/Reconnect attempt 2 of 2 failed: .*connection refused/);
+    expect(system).toMatch(/Gave up after 2 reconnect attempts/);
+  });
+
+  it('refuses ProxyCommand with a message naming where it is set', async () => {
+    const r = await admin.post('/api/jobs', { type: 'ssh', host: 'test/proxied', command: 'true' });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ code: 'ssh_unsupported', message: expect.stringMatching(/ProxyCommand \(.*ssh_config:\d+\).*ProxyJump/) });
+  });
+});
