@@ -1,10 +1,22 @@
 import type { Environment, InventoryHost, ResolvedSsh } from '../../src/lib/shared/inventory.ts';
-import { notFound, validationFailed } from '../platform/errors.ts';
+import { AppError, notFound, validationFailed } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { planRoute, lookupNameOf, type SshPlan } from '../ssh/ssh-plan.ts';
 import type { EnvironmentsSnapshot, EnvironmentsSource } from './environments.source.ts';
 import type { HostRepository, HostRow } from './host.repository.ts';
-import { resolveSshConfig, type ResolvedSshConfig, type SshConfigContext } from './ssh-config.ts';
+import { resolveSshConfig as resolveRaw, SshConfigError, type ResolvedSshConfig, type SshConfigContext } from './ssh-config.ts';
+
+/** A config OpenSSH itself would refuse is the user's to fix: a 400 naming file:line, not a 500. */
+async function configErrorsAsBadRequest<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SshConfigError) throw new AppError(400, 'ssh_config_invalid', `The ssh config cannot be used: ${err.message}`);
+    throw err;
+  }
+}
+
+const resolveSshConfig = (alias: string, ctx: SshConfigContext) => configErrorsAsBadRequest(() => resolveRaw(alias, ctx));
 
 /** vm-config's default login when neither config.yml nor the ssh config names one. */
 export const DEFAULT_VM_USER = 'ubuntu';
@@ -78,9 +90,16 @@ export class InventoryService {
   /** How to connect to a host: its route through any jump hosts, each hop resolved. */
   async route(row: HostRow): Promise<SshPlan> {
     const ctx = this.sshContext();
-    const plan = await planRoute(row.host, ctx, this.overrides(row));
-    if (row.user || plan.target.config.sources.user) return plan;
-    return planRoute(row.host, ctx, { ...this.overrides(row), user: DEFAULT_VM_USER });
+    return configErrorsAsBadRequest(async () => {
+      const plan = await planRoute(row.host, ctx, this.overrides(row));
+      if (row.user || plan.target.config.sources.user) return plan;
+      return planRoute(row.host, ctx, { ...this.overrides(row), user: DEFAULT_VM_USER });
+    });
+  }
+
+  /** The route to an ssh config alias or host name that is not in an environment (known-hosts admin). */
+  routeAlias(alias: string, port?: number): Promise<SshPlan> {
+    return configErrorsAsBadRequest(() => planRoute(alias, this.sshContext(), port ? { port } : {}));
   }
 
   /** Effective settings for a host (config.yml's user and port act like `ssh -l` / `-p`). */

@@ -5,11 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { lookupAccount } from './ssh-config-accounts.ts';
+import { SshConfigError } from './ssh-config-error.ts';
 
 export type Environment = Record<string, string | undefined>;
 
-/** Why an expansion failed, in OpenSSH's words; the caller adds file:line context. */
-export class ExpansionError extends Error {}
+/** Why an expansion failed, in OpenSSH's words; callers rethrow it with the option or file:line it concerns. */
+export class ExpansionError extends SshConfigError {}
 
 /**
  * Expands `%x` tokens (when `tokens` is given) and `${VAR}` references (when `env` is

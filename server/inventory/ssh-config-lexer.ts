@@ -3,8 +3,8 @@
  * tokenisers OpenSSH uses side by side (misc.c): `strdelim` for the keyword and for Match
  * criteria (whitespace or one '=', double quotes only), and `argv_split` for ordinary
  * arguments (single and double quotes, backslash escapes, '#' starting a comment).
- * They disagree on purpose-free details (e.g. `Match exec 'a b'` is split by strdelim,
- * so it fails), and configs that work in ssh depend on exactly these rules.
+ * They differ in small ways (`Match exec 'a b'` is split by strdelim, which knows no
+ * single quotes, so it fails), and configs that work in ssh depend on exactly these rules.
  */
 
 /** readconf.c's WHITESPACE: what separates tokens and what is trimmed around them. */

@@ -2,7 +2,7 @@
  * Evaluating one `Match` line (readconf.c match_cfg_line). Criteria are read with
  * strdelim (double quotes only), all of them must hold, `!` negates one, and every
  * criterion is still parsed after one fails — so `final` is noticed and syntax is checked
- * — but a `exec` after a failed criterion is not run.
+ * — but an `exec` after a failed criterion is not run.
  */
 import { SshConfigError } from './ssh-config-error.ts';
 import { ExpansionError, connectionHash, connectionTokens, expand } from './ssh-config-expand.ts';
@@ -28,7 +28,11 @@ export interface MatchInputs {
   requestFinalPass: () => void;
 }
 
-export type MatchOutcome = { ok: true; matched: boolean } | { ok: false; message: string };
+/**
+ * `rest` is what the criteria parser left unread — normally nothing, but a stray '='
+ * can stop it early, and ssh then rejects the leftovers as extra arguments.
+ */
+export type MatchOutcome = { ok: true; matched: boolean; rest: string | null } | { ok: false; message: string };
 
 /** The host Match criteria test: HostName with %h expanded in the first pass, as set in the final one. */
 function matchHost(m: MatchInputs, where: string): string {
@@ -54,7 +58,10 @@ export async function evaluateMatch(condition: string, m: MatchInputs, where: st
     cursor = next.rest;
     let attribute = next.token;
     if (attribute === null || attribute === '') break;
-    if (attribute.startsWith('#')) break;
+    if (attribute.startsWith('#')) {
+      cursor = null;
+      break;
+    }
     const original = attribute;
     const negate = attribute.startsWith('!');
     if (negate) attribute = attribute.slice(1);
@@ -66,7 +73,8 @@ export async function evaluateMatch(condition: string, m: MatchInputs, where: st
         return { ok: false, message: `'${original}' cannot be combined with other Match attributes` };
       }
       if (result) result = !negate;
-      return { ok: true, matched: result };
+      const rest = extra.token !== null && extra.token.startsWith('#') ? null : extra.rest;
+      return { ok: true, matched: result, rest };
     }
     attributes++;
     if (name === 'canonical' || name === 'final') {
@@ -116,5 +124,5 @@ export async function evaluateMatch(condition: string, m: MatchInputs, where: st
     if (matched === negate) result = false;
   }
   if (attributes === 0) return { ok: false, message: 'One or more attributes required for Match' };
-  return { ok: true, matched: result };
+  return { ok: true, matched: result, rest: cursor };
 }

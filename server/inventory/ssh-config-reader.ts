@@ -129,7 +129,7 @@ export class ConfigReader {
       case 'host':
         return this.host(args, flags, activity);
       case 'match':
-        return this.match(lexed.rest, flags, activity, where);
+        return this.match(lexed.rest, args.length, flags, activity, where);
       case 'include':
         return this.include(args, flags, activity, depth);
     }
@@ -160,7 +160,7 @@ export class ConfigReader {
     return OK;
   }
 
-  private async match(rest: string, flags: FileFlags, activity: Activity, where: string): Promise<LineResult> {
+  private async match(rest: string, argumentCount: number, flags: FileFlags, activity: Activity, where: string): Promise<LineResult> {
     const o = this.options;
     const outcome = await evaluateMatch(
       rest,
@@ -185,6 +185,7 @@ export class ConfigReader {
     );
     if (!outcome.ok) return fail(`${outcome.message} (Bad Match condition)`);
     activity.active = flags.neverMatch ? false : outcome.matched;
+    if (outcome.rest !== null && outcome.rest !== '' && argumentCount > 0) return fail('keyword match extra arguments at end of line');
     return OK;
   }
 

@@ -3,12 +3,11 @@ import type { KnownHostKey, PresentedHostKeys } from '../../src/lib/shared/inven
 import type { HostRepository, KnownKeyRow } from '../inventory/host.repository.ts';
 import type { InventoryService } from '../inventory/inventory.service.ts';
 import { keyTypeOfBlob, sha256Fingerprint } from '../inventory/known-hosts.ts';
-import type { SshConfigContext } from '../inventory/ssh-config.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import { AppError, notFound, validationFailed } from '../platform/errors.ts';
 import type { HostKeyTrust } from './host-key-trust.ts';
 import type { SshConnector } from './ssh-connector.ts';
-import { keyTarget, planRoute, type SshPlan } from './ssh-plan.ts';
+import { keyTarget, type SshPlan } from './ssh-plan.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -30,7 +29,6 @@ export class KnownHostsService {
     private readonly trust: HostKeyTrust,
     private readonly connector: SshConnector,
     private readonly inventory: InventoryService,
-    private readonly sshContext: () => SshConfigContext,
     private readonly audit: AuditLog,
     /** Called when trust in a host's key is withdrawn (the pool closes connections through it). */
     private readonly onRevoked: (lookupName: string) => void = () => {},
@@ -122,6 +120,6 @@ export class KnownHostsService {
       const row = await this.inventory.host(host);
       return this.inventory.route(port ? { ...row, port } : row);
     }
-    return planRoute(host, this.sshContext(), port ? { port } : {});
+    return this.inventory.routeAlias(host, port);
   }
 }

@@ -239,9 +239,11 @@ function presentedKey(hop: SshHop, algorithms: string[], timeoutMs: number, sock
   });
 }
 
+/** IdentityAgent as ssh reads it: unset or SSH_AUTH_SOCK → the environment's socket; `$VAR` → that variable (read now, as ssh does at connect time). */
 function agentPath(identityAgent: string | null, envSocket: string | undefined): string | null {
   if (identityAgent === 'none') return null;
-  if (!identityAgent || identityAgent === 'SSH_AUTH_SOCK') return envSocket || null;
+  if (!identityAgent || identityAgent === 'SSH_AUTH_SOCK' || identityAgent === '$SSH_AUTH_SOCK') return envSocket || null;
+  if (identityAgent.startsWith('$')) return process.env[identityAgent.slice(1)] || null;
   return identityAgent;
 }
 

@@ -49,7 +49,7 @@ export function createSsh(d: SshDeps) {
     agentSocket: process.env.SSH_AUTH_SOCK,
   });
   const pool = new SshPool(connector, { idleMs: c.SSH_IDLE_SECONDS * 1000, maxLeases: 8 }, d.log.child({ module: 'ssh-pool' }));
-  const knownHosts = new KnownHostsService(hosts, trust, connector, inventory, sshContext, d.audit, (name) => pool.closeThrough(name));
+  const knownHosts = new KnownHostsService(hosts, trust, connector, inventory, d.audit, (name) => pool.closeThrough(name));
   const sshJobs = new SshJobService(inventory, pool, d.runner, d.jobRepo, d.audit, d.log.child({ module: 'ssh' }), {
     initialLines: c.SSH_LOG_LINES,
     reconnect: { attempts: c.SSH_RECONNECT_ATTEMPTS, baseDelayMs: c.SSH_RECONNECT_DELAY_MS, maxDelayMs: 30_000 },

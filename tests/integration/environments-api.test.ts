@@ -71,6 +71,18 @@ describe('environments and hosts API', () => {
     expect((await admin.get('/api/ssh/resolve?host=-oProxyCommand=x')).status).toBe(400);
   });
 
+  it('a config OpenSSH would refuse is a 400 naming the file and line, not a server error', async () => {
+    const good = fs.readFileSync(fx.sshConfig, 'utf8');
+    fx.writeSshConfig(`${good}\nHost broken\n  NoSuchOption yes\n`);
+    try {
+      const r = await admin.get('/api/ssh/resolve?host=web-alias');
+      expect(r.status).toBe(400);
+      expect(r.json.error).toMatchObject({ code: 'ssh_config_invalid', message: expect.stringContaining(`${fx.sshConfig}`) });
+    } finally {
+      fx.writeSshConfig(good);
+    }
+  });
+
   it('reports a missing environments folder as empty, not as an error', async () => {
     const other = await startTestServer({ ...fx.env, ENVIRONMENTS_DIR: path.join(fx.dir, 'nowhere') });
     try {
