@@ -173,3 +173,20 @@ export async function startServerProcess(script: string, env: Record<string, str
   });
   return { child, ...JSON.parse(line) };
 }
+
+/**
+ * The server role of a benchmark that runs its server in a process of its own: starts one,
+ * prints its address for the parent (see startServerProcess), and stops on SIGTERM/SIGINT.
+ * Never returns.
+ */
+export async function serveForParent(env: Record<string, string> = {}): Promise<never> {
+  const s = await benchServer({}, env);
+  process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
+  const stop = async () => {
+    await s.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  return new Promise<never>(() => {});
+}

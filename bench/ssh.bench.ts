@@ -7,7 +7,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { hostBlock, remoteFixture } from '../tests/helpers/remote-hosts.ts';
 import { startSshd } from '../tests/helpers/sshd.ts';
 import {
-  benchServer, latencyRow, measureLatency, printTable, rssSampler, sleep, startServerProcess, writeResults, type Latency,
+  latencyRow, measureLatency, printTable, rssSampler, serveForParent, sleep, startServerProcess, writeResults, type Latency,
 } from './lib.ts';
 
 /**
@@ -24,17 +24,7 @@ const FILE_MB = Number(process.env.BENCH_SSH_MB ?? 100);
 const RUNS = Number(process.env.BENCH_SSH_RUNS ?? 3);
 const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 300);
 
-if (process.env.BENCH_ROLE === 'server') {
-  const s = await benchServer({}, { ENVIRONMENTS_DIR: process.env.ENVIRONMENTS_DIR!, SSH_CONFIG: process.env.SSH_CONFIG! });
-  process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
-  const stop = async () => {
-    await s.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  await new Promise(() => {});
-}
+if (process.env.BENCH_ROLE === 'server') await serveForParent({ ENVIRONMENTS_DIR: process.env.ENVIRONMENTS_DIR!, SSH_CONFIG: process.env.SSH_CONFIG! });
 
 /**
  * Two files: a web server's access log (varied text lines, as a log stream carries; Postgres

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
 import {
-  benchServer, latencyRow, measureLatency as measureEcho, printTable, rssSampler, sleep, startServerProcess, writeResults,
+  latencyRow, measureLatency as measureEcho, printTable, rssSampler, serveForParent, sleep, startServerProcess, writeResults,
   type Latency, type Throughput,
 } from './lib.ts';
 import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
@@ -34,17 +34,7 @@ const measureLatency = (send: (ch: string) => void, listen: (fn: (text: string) 
 const startOurs = () => startServerProcess(import.meta.filename);
 
 
-if (process.env.BENCH_ROLE === 'server') {
-  const s = await benchServer({});
-  process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
-  const stop = async () => {
-    await s.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  await new Promise(() => {});
-}
+if (process.env.BENCH_ROLE === 'server') await serveForParent();
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

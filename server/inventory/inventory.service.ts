@@ -156,26 +156,7 @@ function withConfigYmlSources(c: ResolvedSshConfig, row: HostRow): ResolvedSshCo
   return { ...c, sources };
 }
 
+/** The API shape: the resolver's result plus the name host keys are looked up under. */
 function toResolved(c: ResolvedSshConfig): ResolvedSsh {
-  return {
-    host: c.host,
-    hostname: c.hostname,
-    user: c.user,
-    port: c.port,
-    identityFiles: c.identityFiles,
-    identitiesOnly: c.identitiesOnly,
-    identityAgent: c.identityAgent,
-    proxyJump: c.proxyJump,
-    proxyCommand: c.proxyCommand,
-    hostKeyAlias: c.hostKeyAlias,
-    userKnownHostsFiles: c.userKnownHostsFiles,
-    globalKnownHostsFiles: c.globalKnownHostsFiles,
-    serverAliveInterval: c.serverAliveInterval,
-    serverAliveCountMax: c.serverAliveCountMax,
-    connectTimeout: c.connectTimeout,
-    strictHostKeyChecking: c.strictHostKeyChecking,
-    sources: c.sources,
-    warnings: c.warnings,
-    knownHostsName: lookupNameOf(c),
-  };
+  return { ...c, knownHostsName: lookupNameOf(c) };
 }

@@ -49,6 +49,7 @@ export interface ResolvedSsh {
   hostKeyAlias: string | null;
   userKnownHostsFiles: string[];
   globalKnownHostsFiles: string[];
+  hostKeyAlgorithms: string | null;
   serverAliveInterval: number;
   serverAliveCountMax: number;
   connectTimeout: number | null;
