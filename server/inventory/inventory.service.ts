@@ -32,6 +32,8 @@ export class InventoryService {
   private syncedSignature: string | null = null;
   private syncing: Promise<EnvironmentsSnapshot> | null = null;
   private lastSnapshot: EnvironmentsSnapshot | null = null;
+  /** The template of each environment's last good read, shown while its file is broken. */
+  private readonly lastGoodTemplate = new Map<string, string | null>();
 
   constructor(
     private readonly source: EnvironmentsSource,
@@ -57,7 +59,7 @@ export class InventoryService {
     for (const r of rows) byEnv.set(r.environment, [...(byEnv.get(r.environment) ?? []), r]);
     const environments = await Promise.all(snap.environments.map(async (e) => ({
       name: e.name,
-      template: e.template,
+      template: e.error ? (this.lastGoodTemplate.get(e.name) ?? null) : e.template,
       vms: await Promise.all((byEnv.get(e.name) ?? []).map((r) => this.describe(r))),
       ...(e.error ? { error: e.error } : {}),
     })));
@@ -106,9 +108,9 @@ export class InventoryService {
   async resolveRow(row: HostRow): Promise<ResolvedSshConfig> {
     const ctx = this.sshContext();
     const c = await resolveSshConfig(row.host, { ...ctx, ...this.overrides(row) });
-    if (row.user || c.sources.user) return withConfigYmlSources(c, row);
+    if (row.user || c.sources.user) return withConfigYmlSources(c, row, false);
     // vm-config's default user, applied like -l so `Match user` and %r see it.
-    return withConfigYmlSources(await resolveSshConfig(row.host, { ...ctx, ...this.overrides(row), user: DEFAULT_VM_USER }), row);
+    return withConfigYmlSources(await resolveSshConfig(row.host, { ...ctx, ...this.overrides(row), user: DEFAULT_VM_USER }), row, true);
   }
 
   /** `GET /api/ssh/resolve`: an alias of the ssh config, as `ssh -G alias` would show it. */
@@ -135,7 +137,10 @@ export class InventoryService {
     }
     if (snap.signature !== this.syncedSignature) {
       for (const env of snap.environments) {
-        if (!env.error) await this.hosts.syncEnvironment(env.name, env.hosts);
+        if (!env.error) {
+          await this.hosts.syncEnvironment(env.name, env.hosts);
+          this.lastGoodTemplate.set(env.name, env.template);
+        }
         else this.log.warn({ file: env.error.file, line: env.error.line, error: env.error.message }, 'environment not loaded');
       }
       // A broken file's folder still exists: its hosts stay. Only a gone folder removes them.
@@ -147,11 +152,11 @@ export class InventoryService {
   }
 }
 
-function withConfigYmlSources(c: ResolvedSshConfig, row: HostRow): ResolvedSshConfig {
+function withConfigYmlSources(c: ResolvedSshConfig, row: HostRow, defaultUser: boolean): ResolvedSshConfig {
   const sources = { ...c.sources };
   const file = `${row.environment}/config.yml`;
   if (row.user) sources.user = `${file} (ansible_user)`;
-  else if (!c.sources.user) sources.user = `default for environments (${DEFAULT_VM_USER})`;
+  else if (defaultUser) sources.user = `default for environments (${DEFAULT_VM_USER})`;
   if (row.port) sources.port = `${file} (port)`;
   return { ...c, sources };
 }

@@ -59,7 +59,11 @@ export class KnownHostsService {
     const fingerprints: PresentedHostKeys['fingerprints'] = [];
     for (const blob of keys) {
       const v = check.verdict(blob);
-      const status = v.status === 'unknown' ? 'pending' : v.status;
+      // OpenSSH calls any other key for a known host "changed" (right for a connection, which
+      // asks for the known type first). Asked for every key type, a key of a type nothing is
+      // known for is an extra key to accept, not a sign of interception.
+      const extraType = v.status === 'changed' && !v.known.some((e) => e.keyType === keyTypeOfBlob(blob));
+      const status = v.status === 'unknown' || extraType ? 'pending' : v.status;
       if (status === 'pending') await this.trust.notePending(lookupName, blob);
       fingerprints.push({ type: keyTypeOfBlob(blob), sha256: sha256Fingerprint(blob), status });
     }
@@ -110,11 +114,17 @@ export class KnownHostsService {
     });
   }
 
-  /** `host` is an inventory host (id or environment/name) or an ssh config alias / host name. */
+  /**
+   * `host` is an inventory host (id or environment/name), an ssh config alias or host name,
+   * or a known-hosts name `[host]:port` as the keys list shows it.
+   */
   private async planFor(body: { host?: unknown; port?: unknown }): Promise<SshPlan> {
-    const host = typeof body.host === 'string' ? body.host.trim() : '';
+    let host = typeof body.host === 'string' ? body.host.trim() : '';
+    let portIn = body.port;
+    const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(host);
+    if (bracketed) [, host, portIn] = bracketed;
     if (!host || host.length > 255 || /\s|^-/.test(host)) throw validationFailed('host must be a host id, environment/name, or an ssh alias');
-    const port = body.port === undefined || body.port === null || body.port === '' ? undefined : Number(body.port);
+    const port = portIn === undefined || portIn === null || portIn === '' ? undefined : Number(portIn);
     if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw validationFailed('port must be 1-65535');
     if (UUID.test(host) || host.includes('/')) {
       const row = await this.inventory.host(host);

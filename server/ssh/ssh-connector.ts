@@ -24,6 +24,8 @@ export interface SshConnection {
   client: ClientType;
   /** Resolves once the target (or any hop under it) is gone, with why. */
   closed: Promise<string>;
+  /** Calls `fn` when the connection is gone; the returned function unsubscribes (channels come and go on a long-lived connection). */
+  onClose(fn: (reason: string) => void): () => void;
   close(): void;
 }
 
@@ -77,7 +79,28 @@ export class SshConnector {
       });
       // A jump host dying takes the tunnel with it; the target notices when its socket ends.
     });
-    return { plan, client: target, closed, close: () => { for (const c of [...clients].reverse()) c.end(); } };
+    const listeners = new Set<(reason: string) => void>();
+    let closedBecause: string | null = null;
+    void closed.then((reason) => {
+      closedBecause = reason;
+      for (const fn of listeners) fn(reason);
+      listeners.clear();
+    });
+    return {
+      plan,
+      client: target,
+      closed,
+      onClose(fn) {
+        if (closedBecause !== null) {
+          const reason = closedBecause;
+          queueMicrotask(() => fn(reason));
+          return () => {};
+        }
+        listeners.add(fn);
+        return () => listeners.delete(fn);
+      },
+      close: () => { for (const c of [...clients].reverse()) c.end(); },
+    };
   }
 
   /**

@@ -168,11 +168,12 @@ function runChannel(
       const closed = new Promise<void>((r) => ch.once('close', () => r()));
       opened(ch, closed);
       // A dead connection does not always close its channels first.
-      void lease.connection.closed.then((reason) => {
+      const unsubscribe = lease.connection.onClose((reason) => {
         if (!exit) exit = { kind: 'lost', reason };
         ch.destroy();
       });
       void closed.then(() => {
+        unsubscribe();
         write(run.end());
         resolve(exit ?? { kind: 'lost', reason: 'the channel closed without an exit status' });
       });

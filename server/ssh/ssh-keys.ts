@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
-import { validationFailed } from '../platform/errors.ts';
+import { AppError, validationFailed } from '../platform/errors.ts';
 
 export type LoadedIdentity =
   | { status: 'ready'; path: string; key: ParsedKey }
@@ -41,14 +41,21 @@ export class KeyStore {
     return identity;
   }
 
-  /** Decrypts an encrypted key with `passphrase` and keeps the result for later connections. */
+  /**
+   * Decrypts an encrypted key with `passphrase` and keeps the result for later connections.
+   * Only a key that a connection found locked (an IdentityFile of some host) can be
+   * unlocked, so this is no way to probe which files exist or to read other files.
+   */
   async unlock(path: string, passphrase: string): Promise<void> {
+    if (this.cache.get(path)?.identity.status !== 'locked') {
+      throw validationFailed(`${path} is not an encrypted key a connection has needed; check the host first`);
+    }
     const st = await fs.stat(path).catch(() => null);
-    if (!st?.isFile()) throw validationFailed(`No key file at ${path}`);
+    if (!st?.isFile()) throw validationFailed(`${path} is not an encrypted key a connection has needed; check the host first`);
     const data = await fs.readFile(path);
     const parsed = ssh2.utils.parseKey(data, passphrase);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key instanceof Error || !key) throw validationFailed(`Could not unlock ${path}: wrong passphrase or not a private key`);
+    if (key instanceof Error || !key) throw new AppError(400, 'wrong_passphrase', `Wrong passphrase for ${path}`);
     if (!key.isPrivateKey()) throw validationFailed(`${path} is not a private key`);
     this.unlocked.set(path, { stamp: `${st.ino}:${st.size}:${st.mtimeMs}`, key });
   }

@@ -46,7 +46,9 @@ export class SshShellSource extends ScreenedTerminal {
       channel.on('exit', (code: number | null, signal?: string) => {
         exit = { exitCode: code ?? null, signal: signal ? (`SIG${signal}` as NodeJS.Signals) : null };
       });
+      let unsubscribe = () => {};
       const ended = () => {
+        unsubscribe();
         if (this.exited) return;
         this.markExited();
         this.flushOutput();
@@ -56,7 +58,7 @@ export class SshShellSource extends ScreenedTerminal {
       };
       channel.once('close', ended);
       // A connection lost without a channel close (keepalive timeout) ends the shell too.
-      void this.lease.connection.closed.then(() => {
+      unsubscribe = this.lease.connection.onClose(() => {
         channel.destroy();
         ended();
       });

@@ -39,10 +39,14 @@ describe('environments and hosts API', () => {
     expect(byName.db).toMatchObject({ host: '10.0.0.9', user: 'pg', port: 2222, vars: { role: 'primary' } });
     // Neither config.yml nor the ssh config names a user: vm-config's default.
     expect(byName.plain).toMatchObject({ user: 'ubuntu', port: 22 });
+    const plain = (await admin.get(`/api/hosts/${byName.plain.id}`)).json;
+    expect(plain.ssh.sources.user).toBe('default for environments (ubuntu)');
+    const db = (await admin.get('/api/hosts/staging%2Fdb')).json;
+    expect(db.ssh.sources).toMatchObject({ user: 'staging/config.yml (ansible_user)', port: 'staging/config.yml (port)' });
   });
 
   it('picks up edits on disk without a restart; a broken edit keeps the last good hosts; a removed host keeps its row', async () => {
-    fx.writeEnvironment('staging', 'vms:\n  web: { host: web-alias }\n  cache: { host: 10.0.0.11 }\n');
+    fx.writeEnvironment('staging', 'template: debian-12\nvms:\n  web: { host: web-alias }\n  cache: { host: 10.0.0.11 }\n');
     let staging = (await envs()).find((e) => e.name === 'staging')!;
     expect(staging.vms.map((v) => v.name).sort()).toEqual(['cache', 'web']);
     const { rows } = await server.db.query(`SELECT name, removed_at IS NOT NULL AS removed FROM hosts WHERE environment = 'staging' ORDER BY name`);
@@ -53,6 +57,8 @@ describe('environments and hosts API', () => {
     fx.writeEnvironment('staging', 'vms: [oops\n');
     staging = (await envs()).find((e) => e.name === 'staging')!;
     expect(staging.error?.message).toMatch(/invalid YAML/);
+    // The last good read's hosts and template stay while the file is broken.
+    expect((staging as { template: string | null }).template).toBe('debian-12');
     expect(staging.vms.map((v) => v.name).sort()).toEqual(['cache', 'web']);
 
     fs.rmSync(path.join(fx.envDir, 'staging'), { recursive: true });

@@ -73,13 +73,19 @@ describe.skipIf(!available)('host key verification (real sshd)', () => {
     // A fingerprint the server does not present cannot be accepted.
     const wrong = await admin.post('/api/known-hosts/accept', { host: 'keys/fresh', sha256: other.hostKeys[0].fingerprint });
     expect(wrong.status).toBe(409);
-    const ok = await admin.post('/api/known-hosts/accept', { host: 'keys/fresh', type: 'ssh-ed25519', sha256: ed.fingerprint });
+    // Accepted by the name the keys list shows ([host]:port).
+    const ok = await admin.post('/api/known-hosts/accept', { host: `[127.0.0.1]:${a.port}`, type: 'ssh-ed25519', sha256: ed.fingerprint });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.json).toMatchObject({ status: 'trusted', acceptedBy: 'admin' });
 
     const second = await attempt('fresh');
     expect(second.status).toBe('success');
     expect(second.log).toContain('ok');
+
+    // Asked again, the host's RSA key is an extra key to accept, not a "changed" one.
+    const rescan = await admin.post('/api/known-hosts', { host: 'keys/fresh' });
+    const byType = Object.fromEntries(rescan.json.fingerprints.map((f: { type: string; status: string }) => [f.type, f.status]));
+    expect(byType).toEqual({ 'ssh-ed25519': 'trusted', 'ssh-rsa': 'pending' });
 
     const audit = (await admin.get('/api/admin/events')).json.events.map((e: { action: string }) => e.action);
     expect(audit).toContain('host_key.accept');

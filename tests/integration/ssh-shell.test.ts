@@ -111,6 +111,12 @@ describe.skipIf(!available)('SSH shells and logins (real sshd)', () => {
 
     const wrong = await admin.post('/api/ssh/keys/unlock', { path: keyPath, passphrase: 'wrong' });
     expect(wrong.status).toBe(400);
+    expect(wrong.json.error.code).toBe('wrong_passphrase');
+    // Only keys a connection needed: no probing which files exist, no reading other files.
+    const other = await admin.post('/api/ssh/keys/unlock', { path: '/etc/passwd', passphrase: 'x' });
+    const missing = await admin.post('/api/ssh/keys/unlock', { path: '/nonexistent/key', passphrase: 'x' });
+    expect(other.status).toBe(400);
+    expect(missing.json.error.message.replace('/nonexistent/key', 'P')).toBe(other.json.error.message.replace('/etc/passwd', 'P'));
     expect((await admin.post('/api/ssh/keys/unlock', { path: keyPath, passphrase: 'correct horse' })).status).toBe(204);
 
     const r2 = await admin.post('/api/jobs', { type: 'ssh', host: 'lab/locked-box', command: 'echo unlocked' });

@@ -3,6 +3,7 @@ import CoinsIcon from '@lucide/svelte/icons/coins';
 import FolderGitIcon from '@lucide/svelte/icons/folder-git';
 import LayoutDashboardIcon from '@lucide/svelte/icons/layout-dashboard';
 import ListChecksIcon from '@lucide/svelte/icons/list-checks';
+import NetworkIcon from '@lucide/svelte/icons/network';
 import ServerIcon from '@lucide/svelte/icons/server';
 import ShieldIcon from '@lucide/svelte/icons/shield';
 import SquareTerminalIcon from '@lucide/svelte/icons/square-terminal';
@@ -22,13 +23,18 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { href: '/projects', label: 'Projects', icon: FolderGitIcon },
   { href: '/jobs', label: 'Jobs', icon: ListChecksIcon },
   { href: '/terminals', label: 'Terminals', icon: SquareTerminalIcon },
+  { href: '/environments', label: 'Environments', icon: NetworkIcon },
   { href: '/vms', label: 'VMs', icon: ServerIcon },
   { href: '/credits', label: 'Credits', icon: CoinsIcon },
   { href: '/admin', label: 'Admin', icon: ShieldIcon, adminOnly: true },
 ];
 
 /** Pages reachable outside the sidebar, so the header can still name them. */
-const OTHER_TITLES: Record<string, string> = { '/settings/tokens': 'API tokens' };
+const OTHER_TITLES: Record<string, string> = {
+  '/settings/tokens': 'API tokens',
+  '/hosts': 'Host',
+  '/admin/known-hosts': 'Known hosts',
+};
 
 export function navItemsFor(user: User): NavItem[] {
   return NAV_ITEMS.filter((item) => !item.adminOnly || user.role === 'admin');
