@@ -23,7 +23,7 @@ describe('environments and hosts API', () => {
     fx?.cleanup();
   });
 
-  const envs = async () => (await admin.get('/api/environments')).json as Array<{ name: string; error?: { message: string; line?: number; file: string }; vms: any[] }>;
+  const envs = async () => (await admin.get('/api/environments')).json as Array<{ name: string; template: string | null; error?: { message: string; line?: number; file: string }; vms: any[] }>;
 
   it('lists environments with their hosts, user and port as ssh would use them, and a broken file beside them', async () => {
     const list = await envs();
@@ -58,7 +58,7 @@ describe('environments and hosts API', () => {
     staging = (await envs()).find((e) => e.name === 'staging')!;
     expect(staging.error?.message).toMatch(/invalid YAML/);
     // The last good read's hosts and template stay while the file is broken.
-    expect((staging as { template: string | null }).template).toBe('debian-12');
+    expect(staging.template).toBe('debian-12');
     expect(staging.vms.map((v) => v.name).sort()).toEqual(['cache', 'web']);
 
     fs.rmSync(path.join(fx.envDir, 'staging'), { recursive: true });

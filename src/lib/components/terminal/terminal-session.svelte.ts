@@ -20,6 +20,9 @@ const NAMESPACE = '/terminals';
  */
 export class TerminalSession {
   phase = $state<SessionPhase>('connecting');
+  /** The terminal had ended before this tab ever showed its screen: there is nothing live to show, only the recording. */
+  endedUnseen = $state(false);
+  #everAttached = false;
   keyboard = $state(false);
   title = $state('');
   job = $state<Job | null>(null);
@@ -201,9 +204,11 @@ export class TerminalSession {
     if (res.ended) {
       this.phase = 'ended';
       this.exit ??= { jobId: res.job.id, exitCode: res.job.exitCode, status: res.job.status };
+      if (!this.#everAttached) this.endedUnseen = true;
       return;
     }
     this.phase = 'attached';
+    this.#everAttached = true;
     // Output still queued in xterm from an earlier attachment is parsed first, then a full
     // reset, then the snapshot drawn at the PTY's size.
     term.write('\x1bc', () => term.resize(res.cols, res.rows));
