@@ -20,6 +20,7 @@ import { emptyOptions, type ConfigOptions } from './ssh-config-options.ts';
 import { ConfigReader, type Pass, type ReaderEnvironment } from './ssh-config-reader.ts';
 import type { Family } from './ssh-config-address.ts';
 
+import type { ResolvedSsh } from '../../src/lib/shared/inventory.ts';
 export { SshConfigError } from './ssh-config-error.ts';
 export { parseJumpHop } from './ssh-config-jump.ts';
 
@@ -54,39 +55,8 @@ export interface SshConfigContext {
   localHostname?: string;
 }
 
-export interface ResolvedSshConfig {
-  /** The name resolved (what was typed after `ssh`, without any user@ part). */
-  host: string;
-  hostname: string;
-  user: string;
-  port: number;
-  /** Key files in order, `~`, %-tokens and ${VAR} expanded, defaults when none set; `IdentityFile none` entries are left out (ssh skips them). */
-  identityFiles: string[];
-  identitiesOnly: boolean;
-  /** Null when unset; the expanded value otherwise ("none", "SSH_AUTH_SOCK" and a legacy "$VAR" kept as written). */
-  identityAgent: string | null;
-  /** Hop specs as written ("user@host:port" or ssh:// URIs), split on commas; null when unset or "none". */
-  proxyJump: string[] | null;
-  /** Unexpanded command, null when unset, "none", or overridden by an earlier ProxyJump. */
-  proxyCommand: string | null;
-  /** Lowercased, as ssh uses it. */
-  hostKeyAlias: string | null;
-  /** Expanded; defaults when unset; empty for `none`. */
-  userKnownHostsFiles: string[];
-  /** `~` expanded (the only expansion ssh applies); defaults when unset; empty for `none`. */
-  globalKnownHostsFiles: string[];
-  /** Raw value when set, null otherwise. */
-  hostKeyAlgorithms: string | null;
-  serverAliveInterval: number;
-  serverAliveCountMax: number;
-  /** Seconds; null = none. */
-  connectTimeout: number | null;
-  strictHostKeyChecking: 'yes' | 'no' | 'ask' | 'accept-new';
-  /** Field name → "file:line" of the directive that set it; "command line" for ctx.user/ctx.port or a user@ destination; absent for defaults. */
-  sources: Record<string, string>;
-  /** Things ssh reports but accepts (unsupported or deprecated keywords, IgnoreUnknown hits), each naming file:line. */
-  warnings: string[];
-}
+/** What `ssh -G` computes for an alias (the fields and their rules are documented on the shared type). */
+export type ResolvedSshConfig = Omit<ResolvedSsh, 'knownHostsName'>;
 
 /** One pass over the config files (ssh.c process_config_files): only an explicit file must exist. */
 async function readAll(files: string[], reader: ConfigReader, passwdHome: string): Promise<void> {

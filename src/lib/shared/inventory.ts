@@ -35,29 +35,40 @@ export interface Environment {
   error?: EnvironmentError;
 }
 
-/** `GET /api/ssh/resolve`: the client settings OpenSSH would use for one alias. */
+/** `GET /api/ssh/resolve`: the client settings OpenSSH would use for one alias (what `ssh -G` prints). */
 export interface ResolvedSsh {
+  /** The name resolved (what was typed after `ssh`, without any user@ part). */
   host: string;
   hostname: string;
   user: string;
   port: number;
+  /** Key files in order, `~`, %-tokens and ${VAR} expanded, defaults when none set; `IdentityFile none` entries are left out (ssh skips them). */
   identityFiles: string[];
   identitiesOnly: boolean;
+  /** Null when unset; the expanded value otherwise ("none", "SSH_AUTH_SOCK" and a legacy "$VAR" kept as written). */
   identityAgent: string | null;
+  /** Hop specs as written ("user@host:port" or ssh:// URIs), split on commas; null when unset or "none". */
   proxyJump: string[] | null;
+  /** Unexpanded command, null when unset, "none", or overridden by an earlier ProxyJump. */
   proxyCommand: string | null;
+  /** Lowercased, as ssh uses it. */
   hostKeyAlias: string | null;
+  /** Expanded; defaults when unset; empty for `none`. */
   userKnownHostsFiles: string[];
+  /** `~` expanded (the only expansion ssh applies); defaults when unset; empty for `none`. */
   globalKnownHostsFiles: string[];
+  /** Raw value when set, null otherwise. */
   hostKeyAlgorithms: string | null;
   serverAliveInterval: number;
   serverAliveCountMax: number;
+  /** Seconds; null = none. */
   connectTimeout: number | null;
   strictHostKeyChecking: 'yes' | 'no' | 'ask' | 'accept-new';
-  /** option → "file:line" (or "command line", "config.yml") for values not left at their default. */
+  /** Field name → "file:line" of the directive that set it; "command line" (or "<env>/config.yml …") for overrides; absent for defaults. */
   sources: Record<string, string>;
+  /** Things ssh reports but accepts (unsupported or deprecated keywords, IgnoreUnknown hits), each naming file:line. */
   warnings: string[];
-  /** The name host keys are looked up under: HostKeyAlias or the lowercased HostName, as [name]:port off port 22. */
+  /** The name host keys are looked up under: the lowercased HostKeyAlias, else the lowercased HostName, as [name]:port off port 22. */
   knownHostsName: string;
 }
 
