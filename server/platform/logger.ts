@@ -15,7 +15,10 @@ export function createLogger(level: string, format: LogFormat = 'json'): Logger 
     level,
     // Secrets must never reach the log even if an object carrying them is logged by mistake.
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'headers.cookie', 'headers.authorization', 'data', '*.data'],
+      paths: [
+        'password', '*.password', 'passphrase', '*.passphrase', 'token', '*.token',
+        'headers.cookie', 'headers.authorization', 'data', '*.data',
+      ],
       censor: '[redacted]',
     },
   }, stream ?? pino.destination(1));
