@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADVISORY_LOCKS } from './advisory-locks.ts';
 import type { Db } from './db.ts';
 import { withTransaction } from './db.ts';
 import type { Logger } from './logger.ts';
@@ -41,7 +42,7 @@ export async function migrate(db: Db, log?: Logger, dir = MIGRATIONS_DIR): Promi
   const files = await readMigrations(dir);
   const client = await db.connect();
   try {
-    await client.query('SELECT pg_advisory_lock(727274)');
+    await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.migrations]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ version: number; name: string }>(
@@ -73,7 +74,7 @@ export async function migrate(db: Db, log?: Logger, dir = MIGRATIONS_DIR): Promi
     }
     return done;
   } finally {
-    await client.query('SELECT pg_advisory_unlock(727274)').catch(() => {});
+    await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.migrations]).catch(() => {});
     client.release();
   }
 }
