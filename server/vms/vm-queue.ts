@@ -1,0 +1,97 @@
+import { PgBoss } from 'pg-boss';
+import type { VmAction } from '../../src/lib/shared/vms.ts';
+import type { Queryable } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+
+/** What a queued VM operation carries: ids only; the handler reads the rest from the database. */
+export interface VmOpPayload {
+  vmId: string;
+  operationId: string;
+  action: VmAction;
+}
+
+/** One handler per action, all required: a missing one is a type error, not a job that never runs. */
+export type VmOpHandlers = Record<VmAction, (payload: VmOpPayload, signal: AbortSignal) => Promise<void>>;
+
+export interface VmQueueOptions {
+  /** Attempts and first delay (doubling each time) for creates and for the other actions. */
+  retry: { provision: { limit: number; delaySeconds: number }; other: { limit: number; delaySeconds: number } };
+  /** Operations carried out at once by this server: creates, and everything else. */
+  concurrency: { provision: number; other: number };
+  pollSeconds?: number;
+}
+
+export const VM_OPS_QUEUE = 'vm-operations';
+export const VM_OPS_DEAD_LETTER = 'vm-operations-dead';
+
+/**
+ * VM operations in Postgres, through pg-boss (pinned at 12.35.0, whose `key_strict_fifo`
+ * policy keeps one key's jobs in order). The key is the VM id, so one VM's actions run
+ * one at a time in the order they were asked for — a stop never overtakes its create, even
+ * while the create is being retried — and other VMs are not held up. Ordering holds within
+ * one queue only, which is why every action shares this one. Exhausted jobs go to a
+ * dead-letter queue that administrators can retry or discard.
+ */
+export class VmQueue {
+  private readonly boss: PgBoss;
+  private provisionsRunning = 0;
+  private readonly provisionWaiters: Array<() => void> = [];
+
+  constructor(
+    connectionString: string,
+    private readonly handlers: VmOpHandlers,
+    private readonly log: Logger,
+    private readonly opts: VmQueueOptions,
+  ) {
+    this.boss = new PgBoss({ connectionString, schema: 'pgboss' });
+    this.boss.on('error', (err) => this.log.error({ err: (err as Error).message }, 'queue error'));
+  }
+
+  async start(): Promise<void> {
+    await this.boss.start();
+    await this.boss.createQueue(VM_OPS_DEAD_LETTER);
+    await this.boss.createQueue(VM_OPS_QUEUE, { policy: 'key_strict_fifo', deadLetter: VM_OPS_DEAD_LETTER });
+    const { provision, other } = this.opts.concurrency;
+    await this.boss.work<VmOpPayload>(
+      VM_OPS_QUEUE,
+      { batchSize: 1, localConcurrency: provision + other, pollingIntervalSeconds: this.opts.pollSeconds ?? 2 },
+      async ([job]) => this.run(job.data, job.signal),
+    );
+  }
+
+  /**
+   * Queues an operation with `q`: pass the transaction that inserts the operation's row, so
+   * both commit or neither does. Never queue two operations for one VM in one transaction.
+   */
+  async enqueue(q: Queryable, payload: VmOpPayload): Promise<string | null> {
+    const r = payload.action === 'create' ? this.opts.retry.provision : this.opts.retry.other;
+    return this.boss.send(VM_OPS_QUEUE, payload, {
+      singletonKey: payload.vmId,
+      retryLimit: r.limit - 1,
+      retryDelay: r.delaySeconds,
+      retryBackoff: true,
+      db: { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await q.query(text, values)).rows }) },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.boss.stop({ graceful: true, timeout: 10_000 });
+  }
+
+  /** Creates take a provision slot (at most `concurrency.provision` at once in this server). */
+  private async run(payload: VmOpPayload, signal: AbortSignal): Promise<void> {
+    const handler = this.handlers[payload.action];
+    if (!handler) throw new Error(`no handler for VM action ${payload.action}`);
+    if (payload.action !== 'create') return handler(payload, signal);
+    while (this.provisionsRunning >= this.opts.concurrency.provision) {
+      await new Promise<void>((r) => this.provisionWaiters.push(r));
+    }
+    this.provisionsRunning++;
+    try {
+      await handler(payload, signal);
+    } finally {
+      this.provisionsRunning--;
+      this.provisionWaiters.shift()?.();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withTransaction } from '../../server/platform/db.ts';
+import { createLogger } from '../../server/platform/logger.ts';
+import { VmQueue, type VmOpHandlers, type VmOpPayload } from '../../server/vms/vm-queue.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import { waitFor } from '../helpers/jobs.ts';
+
+describe('VM operation queue (pg-boss, real Postgres)', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let queue: VmQueue;
+  const ran: string[] = [];
+  const failOnce = new Set<string>();
+  const handler = (action: string) => async (p: VmOpPayload) => {
+    const tag = `${p.vmId}:${action}:${p.operationId}`;
+    ran.push(tag);
+    if (failOnce.delete(tag)) throw new Error(`${action} failed on purpose`);
+    if (action === 'create') await new Promise((r) => setTimeout(r, 150));
+  };
+  const handlers: VmOpHandlers = {
+    create: handler('create'), start: handler('start'), stop: handler('stop'), restart: handler('restart'), destroy: handler('destroy'),
+  };
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    queue = new VmQueue(database.url, handlers, createLogger('silent'), {
+      retry: { provision: { limit: 3, delaySeconds: 1 }, other: { limit: 2, delaySeconds: 1 } },
+      concurrency: { provision: 2, other: 5 },
+      pollSeconds: 0.5,
+    });
+    await queue.start();
+  });
+
+  afterAll(async () => {
+    await queue?.stop();
+    await database?.drop();
+  });
+
+  it("runs one VM's actions in the order asked, a retried create included, while another VM runs beside", async () => {
+    failOnce.add('vm-a:create:op1');
+    for (const [vmId, action, operationId] of [
+      ['vm-a', 'create', 'op1'], ['vm-b', 'create', 'op1'], ['vm-a', 'stop', 'op2'], ['vm-a', 'start', 'op3'], ['vm-b', 'destroy', 'op2'],
+    ] as const) {
+      await queue.enqueue(database.db, { vmId, operationId, action });
+    }
+    await waitFor(async () => ran.filter((t) => t.startsWith('vm-a')).length === 4 && ran.filter((t) => t.startsWith('vm-b')).length === 2, 30_000, 'every operation');
+    expect(ran.filter((t) => t.startsWith('vm-a'))).toEqual(['vm-a:create:op1', 'vm-a:create:op1', 'vm-a:stop:op2', 'vm-a:start:op3']);
+    expect(ran.filter((t) => t.startsWith('vm-b'))).toEqual(['vm-b:create:op1', 'vm-b:destroy:op2']);
+    // vm-b did not wait for vm-a's retry.
+    expect(ran.indexOf('vm-b:destroy:op2')).toBeLessThan(ran.lastIndexOf('vm-a:create:op1'));
+  });
+
+  it('enqueues in the caller\'s transaction: a rolled-back request leaves nothing queued', async () => {
+    await expect(withTransaction(database.db, async (client) => {
+      await queue.enqueue(client, { vmId: 'vm-c', operationId: 'op1', action: 'create' });
+      throw new Error('admission refused');
+    })).rejects.toThrow('admission refused');
+    await withTransaction(database.db, (client) => queue.enqueue(client, { vmId: 'vm-d', operationId: 'op1', action: 'create' }));
+    await waitFor(async () => ran.includes('vm-d:create:op1'), 10_000, 'the committed create');
+    expect(ran.some((t) => t.startsWith('vm-c'))).toBe(false);
+  });
+});
