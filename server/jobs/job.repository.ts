@@ -93,10 +93,14 @@ export class JobRepository {
     return rows[0] ?? null;
   }
 
-  /** Jobs a previous server process left unfinished. */
+  /**
+   * Jobs a previous server process left unfinished. VM operation jobs are not among them:
+   * they live as long as their operation in the queue (which survives restarts), and the
+   * VM engine's own reaper settles them.
+   */
   async unfinished(): Promise<RunningJobRow[]> {
     const { rows } = await this.db.query(
-      `SELECT id, last_seq AS "lastSeq", pgid, spec FROM jobs WHERE status IN ('queued', 'running', 'spawned')`,
+      `SELECT id, last_seq AS "lastSeq", pgid, spec FROM jobs WHERE status IN ('queued', 'running', 'spawned') AND type <> 'vm'`,
     );
     return rows;
   }
