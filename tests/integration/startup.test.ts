@@ -40,11 +40,11 @@ describe('npm start with the embedded Postgres', () => {
 
     const second = start({ DATA_DIR: dataDir, PORT: String(port + 1) });
     children.push(second.child);
-    expect(await second.exited).toBe(1);
+    expect(await second.exited, second.output()).toBe(1);
     expect(second.output()).toMatch(/already running on .* \(pid \d+\)/);
 
     first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
     expect(() => process.kill(pgPid, 0)).toThrow();
     expect(fs.existsSync(path.join(dataDir, 'server.pid'))).toBe(false);
 
@@ -54,7 +54,7 @@ describe('npm start with the embedded Postgres', () => {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok, 60_000, 'restart');
     expect(third.output()).not.toMatch(/created user/);
     third.child.kill('SIGINT');
-    expect(await third.exited).toBe(0);
+    expect(await third.exited, third.output()).toBe(0);
   }, 120_000);
 
   it('names every bad setting and exits non-zero', async () => {
