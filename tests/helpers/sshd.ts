@@ -21,7 +21,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { allProcesses, descendantsOf, hasEnv, killQuietly, runsProgram, sleep, waitUntilGone, type Proc } from './proc-tree.ts';
 import { requireTool } from './require-tool.ts';
+import { makeClientKey, makeHostKey, removeClientKeys } from './ssh-test-keys.ts';
 
 const SSHD = '/usr/sbin/sshd';
 const SETPRIV = '/usr/bin/setpriv';
@@ -125,113 +127,6 @@ export function networkNamespacesAvailable(): boolean {
   return namespacesWork;
 }
 
-
-// ---------------------------------------------------------------------------------------
-// Processes, read from /proc
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  args: string;
-}
-
-function readProc(pid: number): Proc | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name in parentheses may itself contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') return null;
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-    return { pid, ppid: Number(fields[1]), args };
-  } catch {
-    return null; // gone meanwhile
-  }
-}
-
-function allProcesses(): Proc[] {
-  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map((n) => readProc(Number(n))).filter((p): p is Proc => p !== null);
-}
-
-/** The processes below `roots` (not the roots themselves). */
-function descendantsOf(roots: number[], procs: Proc[]): Proc[] {
-  const inTree = new Set(roots);
-  const found: Proc[] = [];
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const p of procs) {
-      if (!inTree.has(p.pid) && inTree.has(p.ppid)) {
-        inTree.add(p.pid);
-        found.push(p);
-        grew = true;
-      }
-    }
-  }
-  return found;
-}
-
-function hasEnv(pid: number, entry: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(entry);
-  } catch {
-    return false;
-  }
-}
-
-function isSshd(pid: number): boolean {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/exe`) === SSHD;
-  } catch {
-    return false;
-  }
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL') {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function waitUntilGone(pids: number[], timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (pids.some((pid) => readProc(pid) !== null) && Date.now() < deadline) await sleep(20);
-}
-
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// ---------------------------------------------------------------------------------------
-// Keys
-
-async function sshKeygen(args: string[]) {
-  await run('ssh-keygen', ['-q', ...args]);
-}
-
-async function fingerprintOf(pubPath: string): Promise<string> {
-  const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubPath]);
-  return stdout.split(' ')[1];
-}
-
-async function makeHostKey(dir: string, kind: 'ed25519' | 'rsa' | 'ecdsa'): Promise<{ path: string; key: HostKey }> {
-  const keyPath = path.join(dir, `ssh_host_${kind}_key`);
-  await sshKeygen(['-t', kind, ...(kind === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', '', '-f', keyPath]);
-  const [type, base64] = fs.readFileSync(`${keyPath}.pub`, 'utf8').trim().split(/\s+/);
-  const key = { type, publicKey: `${type} ${base64}`, blob: Buffer.from(base64, 'base64'), fingerprint: await fingerprintOf(`${keyPath}.pub`) };
-  return { path: keyPath, key };
-}
-
-/** Client keys outlive the server that made them (another server may reuse them); removed at exit. */
-let clientKeysDir: string | undefined;
-
-async function makeClientKey(passphrase = ''): Promise<ClientKey> {
-  clientKeysDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-sshd-client-keys-'));
-  const keyPath = path.join(clientKeysDir, `id_ed25519_${randomBytes(4).toString('hex')}`);
-  await sshKeygen(['-t', 'ed25519', '-N', passphrase, '-C', 'vmo-test-client', '-f', keyPath]);
-  return { privateKeyPath: keyPath, publicKey: fs.readFileSync(`${keyPath}.pub`, 'utf8').trim() };
-}
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -339,8 +234,7 @@ const running = new Set<() => void>();
 function stopEverything() {
   for (const kill of running) kill();
   running.clear();
-  if (clientKeysDir) fs.rmSync(clientKeysDir, { recursive: true, force: true });
-  clientKeysDir = undefined;
+  removeClientKeys();
 }
 
 process.on('exit', stopEverything);
@@ -494,12 +388,12 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
       log,
       remoteProcesses(match) {
         return startedThrough()
-          .filter((p) => !isSshd(p.pid) && p.args.search(match) !== -1)
+          .filter((p) => !runsProgram(p.pid, SSHD) && p.args.search(match) !== -1)
           .map(({ pid, args }) => ({ pid, args }));
       },
       async dropConnections() {
         // A connection is served by sshd processes only: below the listener, or a jump host's `sshd -i`.
-        const sessionSshds = descendantsOf(rootPids(), allProcesses()).filter((p) => isSshd(p.pid)).map((p) => p.pid);
+        const sessionSshds = descendantsOf(rootPids(), allProcesses()).filter((p) => runsProgram(p.pid, SSHD)).map((p) => p.pid);
         const doomed = [...rootPids().filter((pid) => pid !== listener?.pid), ...sessionSshds];
         for (const pid of doomed) killQuietly(pid);
         await waitUntilGone(doomed);
