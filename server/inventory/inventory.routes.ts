@@ -31,8 +31,8 @@ export function inventoryRoutes(inventory: InventoryService, knownHosts: KnownHo
     const host = await inventory.describe(row);
     const details: HostDetails = { ...host, ssh: null, keys: [], ...(row.removedAt ? { removedAt: row.removedAt } : {}) };
     try {
-      const plan = await inventory.route(row);
-      if (user.role === 'admin') details.ssh = inventory.toResolved(await inventory.resolveRow(row));
+      const { plan, resolved } = await inventory.settings(row);
+      if (user.role === 'admin') details.ssh = inventory.toResolved(resolved);
       details.keys = await knownHosts.forPlan(plan);
       details.knownHostsName = plan.target.lookupName;
       details.via = plan.hops.map((h) => h.label);

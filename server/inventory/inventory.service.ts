@@ -92,10 +92,21 @@ export class InventoryService {
   /** How to connect to a host: its route through any jump hosts, each hop resolved. */
   async route(row: HostRow): Promise<SshPlan> {
     const ctx = this.sshContext();
+    return (await this.routed(row, ctx)).plan;
+  }
+
+  /** A host's route and its target's effective settings, with config.yml's part in the sources: one resolution for a host page. */
+  async settings(row: HostRow): Promise<{ plan: SshPlan; resolved: ResolvedSshConfig }> {
+    const { plan, defaultUser } = await this.routed(row, this.sshContext());
+    return { plan, resolved: withConfigYmlSources(plan.target.config, row, defaultUser) };
+  }
+
+  /** vm-config's default user is applied like -l (so `Match user` and %r see it) when neither config.yml nor the ssh config names one. */
+  private routed(row: HostRow, ctx: SshConfigContext): Promise<{ plan: SshPlan; defaultUser: boolean }> {
     return configErrorsAsBadRequest(async () => {
       const plan = await planRoute(row.host, ctx, this.overrides(row));
-      if (row.user || plan.target.config.sources.user) return plan;
-      return planRoute(row.host, ctx, { ...this.overrides(row), user: DEFAULT_VM_USER });
+      if (row.user || plan.target.config.sources.user) return { plan, defaultUser: false };
+      return { plan: await planRoute(row.host, ctx, { ...this.overrides(row), user: DEFAULT_VM_USER }), defaultUser: true };
     });
   }
 
