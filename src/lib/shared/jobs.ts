@@ -1,3 +1,5 @@
+import type { VmUpdated } from './vms.ts';
+
 /** Job and job-event shapes and the /jobs Socket.io event maps, shared by server and UI. */
 export type JobType = 'make' | 'ssh' | 'terminal' | 'vm';
 export type JobStatus = 'queued' | 'running' | 'success' | 'failed' | 'canceled' | 'interrupted' | 'spawned';
@@ -57,6 +59,8 @@ export interface JobsServerToClient {
   'job:log': (msg: { jobId: string; events: Array<JobEvent<string | ArrayBuffer | Uint8Array>> }) => void;
   'job:done': (msg: JobDone) => void;
   'job:updated': (msg: { job: Job }) => void;
+  /** A provisioned VM changed (state, operation, address); sent to its owner and to admins. */
+  'vm:updated': (msg: VmUpdated) => void;
 }
 
 export interface JobsClientToServer {
