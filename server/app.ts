@@ -30,6 +30,7 @@ import { ProjectsService } from './projects/projects.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
+import { createVms } from './vms/vms.module.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -38,12 +39,14 @@ export interface AppDeps {
   config: Config;
   db: Db;
   log: Logger;
+  /** For the VM engine's queue (pg-boss opens its own connections); without it VMs are off (404). */
+  databaseUrl?: string;
   /** Serve the built SvelteKit UI (off in API-only tests). */
   serveUi?: boolean;
 }
 
 /** Composition root: builds every service with its dependencies and mounts routes and sockets. */
-export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
+export async function createApp({ config, db, log, databaseUrl, serveUi = true }: AppDeps) {
   const audit = new AuditLog(db, log.child({ module: 'audit' }));
   const auth = new AuthService(new AuthRepository(db), audit, log.child({ module: 'auth' }), config.SESSION_TTL_HOURS);
 
@@ -70,9 +73,16 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
   await reapInterruptedJobs(jobRepo, runner, log.child({ module: 'reaper' }));
   const ssh = createSsh({ config, db, jobs, jobRepo, runner, audit, log });
+  const vms = databaseUrl
+    ? await createVms({
+      config, db, databaseUrl, jobRepo, runner, audit, log, pool: ssh.pool, inventory: ssh.inventory,
+      publish: (vm) => jobsNsp.to(vm.ownerId ? ['admins', `user:${vm.ownerId}`] : ['admins']).emit('vm:updated', { vm }),
+    })
+    : null;
   const terminals = createTerminals({
     config, io, auth, jobs, jobRepo, eventRepo, runner, projects, audit, log: log.child({ module: 'terminals' }),
     remoteShells: ssh.remoteShells,
+    vmShells: vms?.vmShells,
   });
 
   const api = express.Router();
@@ -86,6 +96,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
   api.use(projectRoutes(projects));
   api.use(terminals.routes);
   api.use(...ssh.routes);
+  if (vms) api.use(vms.routes);
   api.use(jobRoutes(jobs, eventRepo));
   api.use(auditRoutes(audit));
   api.use((_req, _res, next) => next(notFound('API route')));
@@ -94,8 +105,9 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
 
   if (serveUi) await mountUi(app, log);
 
-  // Jobs first (they close their channels cleanly), then the SSH connections under them.
-  const stoppers: Array<() => Promise<void>> = [() => runner.shutdown(), async () => ssh.close()];
+  // The VM queue first (no new operations start), then jobs (they close their channels
+  // cleanly), then the SSH connections under them.
+  const stoppers: Array<() => Promise<void>> = [async () => vms?.close(), () => runner.shutdown(), async () => ssh.close()];
   return {
     app,
     httpServer,
@@ -107,6 +119,7 @@ export async function createApp({ config, db, log, serveUi = true }: AppDeps) {
     projects,
     terminals: terminals.service,
     ssh,
+    vms,
     listen(port: number, host: string) {
       return new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);

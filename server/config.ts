@@ -46,6 +46,49 @@ const schema = z.object({
   TERMINAL_SHELL: z.string().default(process.env.SHELL || '/bin/bash'),
   /** A terminal with no attached browser tab ends after this long; fractional values allowed (0.5 = 30 s). */
   TERMINAL_IDLE_MINUTES: z.coerce.number().positive().default(30),
+  /** Encrypts VM private keys at rest; every server on one database needs the same. Unset: DATA_DIR/server-secret, made on first start. */
+  SERVER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Where new VMs go unless an admin picks another: docker (local) or ovh (OVH Public Cloud). */
+  VM_PROVIDER: z.enum(['docker', 'ovh']).default('docker'),
+  /** Image for Docker VMs (any image that runs sshd); unset: the Debian image `npm run vm:image` builds. */
+  VM_IMAGE: z.string().min(1).optional(),
+  /** Login created in new VMs; unset: root for Docker VMs, debian for OVH ones. */
+  VM_SSH_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name').optional(),
+  /** Capacity of the local Docker host: creates past it are refused with the reason. */
+  VM_CAPACITY_VMS: intFrom(10, 1),
+  VM_CAPACITY_VCPUS: intFrom(os.cpus().length * 4, 1),
+  VM_CAPACITY_MEMORY_MB: intFrom(Math.floor(os.totalmem() / 2 ** 20 / 2), 256),
+  /** Operations carried out at once by each server: creates, and everything else. */
+  VM_PROVISION_CONCURRENCY: intFrom(2, 1),
+  VM_ACTION_CONCURRENCY: intFrom(5, 1),
+  /** Attempts and first retry delay (doubling) for creates and for the other actions. */
+  VM_PROVISION_ATTEMPTS: intFrom(3, 1),
+  VM_PROVISION_RETRY_SECONDS: intFrom(5, 1),
+  VM_ACTION_ATTEMPTS: intFrom(2, 1),
+  VM_ACTION_RETRY_SECONDS: intFrom(2, 1),
+  /** An attempt running longer is stopped and counts as failed. */
+  VM_PROVISION_TIMEOUT_SECONDS: intFrom(900, 10),
+  VM_ACTION_TIMEOUT_SECONDS: intFrom(300, 10),
+  /** A server that stops sending heartbeats this long loses its operations to a live server. */
+  VM_QUEUE_HEARTBEAT_SECONDS: intFrom(30, 10),
+  /** How often the queue looks for expired or abandoned operations (seconds; unset = the queue's default). */
+  VM_QUEUE_SUPERVISE_SECONDS: intFrom(0, 0),
+  /** How often the database is compared with what the providers report. */
+  VM_RECONCILE_SECONDS: intFrom(60, 1),
+  /** A labelled machine no VM owns is destroyed after this long (it may be a create in flight). */
+  VM_ORPHAN_GRACE_SECONDS: intFrom(300, 0),
+  /** How often auto-stop and expiry are checked. */
+  VM_LIFECYCLE_SECONDS: intFrom(60, 1),
+  /** Minutes before an auto-stop or an expiry that its warning is sent. */
+  VM_WARNING_MINUTES: intFrom(10, 0),
+  OVH_ENDPOINT: z.string().url().default('https://eu.api.ovh.com/1.0'),
+  OVH_APPLICATION_KEY: z.string().optional(),
+  OVH_APPLICATION_SECRET: z.string().optional(),
+  OVH_CONSUMER_KEY: z.string().optional(),
+  /** The Public Cloud project id. */
+  OVH_SERVICE_NAME: z.string().optional(),
+  OVH_REGION: z.string().default('GRA11'),
+  OVH_IMAGE: z.string().default('Debian 12'),
 });
 
 export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string };

@@ -37,7 +37,7 @@ async function main() {
 
   try {
     await migrate(db, log);
-    app = await createApp({ config, db, log });
+    app = await createApp({ config, db, log, databaseUrl: url });
     await app.auth.bootstrapAdmin(config.ADMIN_PASSWORD, (line) => process.stdout.write(`${line}\n`));
     await app.listen(config.PORT, config.HOST);
   } catch (err) {

@@ -91,6 +91,35 @@ export class JobRunner {
     return entry.job;
   }
 
+  /**
+   * For jobs whose work is not one process but several attempts over time (VM operations
+   * the queue retries): a sink that appends after what is already stored, with the job
+   * marked running on its first attempt. Close it with `closeJournal` after each attempt;
+   * pass the final status on the last one.
+   */
+  async openJournal(jobId: string): Promise<{ job: Job; sink: JobEventSink }> {
+    const job = await this.jobs.get(jobId);
+    if (!job) throw new Error(`job ${jobId} does not exist`);
+    const sink = this.createSink(jobId, job.lastSeq);
+    if (job.status !== 'queued') return { job, sink };
+    const started = await this.jobs.markRunning(jobId, null, null);
+    if (started) this.onUpdate(started);
+    return { job: started ?? job, sink };
+  }
+
+  /** Stores what an attempt wrote; with `final`, also the job's end (viewers get job:done after the last event). */
+  async closeJournal(jobId: string, sink: JobEventSink, final?: { status: JobStatus; exitCode: number | null }): Promise<Job | null> {
+    await sink.close();
+    if (!final) return null;
+    const done = await this.finishWithRetry(jobId, final.status, final.exitCode, sink.truncated);
+    const job = done ?? (await this.jobs.get(jobId));
+    if (job) {
+      this.hub.finish({ jobId, status: job.status, exitCode: job.exitCode }, sink.lastSeq);
+      this.onUpdate(job);
+    }
+    return job;
+  }
+
   isRunning(jobId: string): boolean {
     return this.running.has(jobId);
   }

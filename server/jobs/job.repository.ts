@@ -12,7 +12,7 @@ export interface NewJob {
   command: string;
   spec: Record<string, unknown>;
   status: JobStatus;
-  userId: string;
+  userId: string | null;
   projectAlias?: string | null;
   target?: string | null;
   hostId?: string | null;

@@ -7,4 +7,6 @@
 export const ADVISORY_LOCKS = {
   /** Held while migrations run, so two servers starting together do not race. */
   migrations: 727274,
+  /** Held by a VM admission while it reads and uses the local Docker host's capacity. */
+  vmCapacity: 727275,
 } as const;

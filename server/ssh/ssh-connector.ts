@@ -1,10 +1,12 @@
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AuthenticationType, Client as ClientType, ConnectConfig } from 'ssh2';
-import type { HostKeyTrust } from './host-key-trust.ts';
+import type { HostKeyCheck, HostKeyTrust } from './host-key-trust.ts';
 import type { KeyStore } from './ssh-keys.ts';
 import { keyTarget, type SshHop, type SshPlan } from './ssh-plan.ts';
-import { keyTypeOfBlob, sha256Fingerprint } from '../inventory/known-hosts.ts';
+import {
+  checkHostKeyAt, hostKeyAlgorithmsFor, keyTypeOfBlob, knownKeyTypes, sha256Fingerprint, type KnownHostEntry,
+} from '../inventory/known-hosts.ts';
 import {
   hostKeyChanged, hostKeyRevoked, hostKeyUnknown, sshAuthFailed, sshUnreachable, type SshError,
 } from './ssh-errors.ts';
@@ -134,7 +136,12 @@ export class SshConnector {
 
   private async connectHop(hop: SshHop, sock?: Duplex): Promise<ClientType> {
     const c = hop.config;
-    const check = await this.trust.prepare(keyTarget(c), [...c.userKnownHostsFiles, ...c.globalKnownHostsFiles]);
+    // A provider that could not read the machine's host keys out of band (OVH) leaves them to
+    // the usual trust: known_hosts files and keys an administrator accepted.
+    const pinnedKeys = hop.pinned?.hostKeys.length ? hop.pinned.hostKeys : null;
+    const check = pinnedKeys
+      ? pinnedHostKeyCheck(hop.lookupName, keyTarget(c), pinnedKeys)
+      : await this.trust.prepare(keyTarget(c), [...c.userKnownHostsFiles, ...c.globalKnownHostsFiles]);
     const { attempts, locked } = await this.authAttempts(hop);
     const timeoutMs = c.connectTimeout ? c.connectTimeout * 1000 : this.opts.connectTimeoutMs;
     const tried: string[] = [];
@@ -183,8 +190,9 @@ export class SshConnector {
               verdict.known.map((e) => ({ sha256: sha256Fingerprint(e.key), source: check.sourceOf(e) })));
           } else {
             refusal = hostKeyUnknown(hop.label, hop.lookupName, keyTypeOfBlob(key), sha256, verdict.knownTypes);
-            // Recorded so an administrator can compare the fingerprint and accept it.
-            void this.trust.notePending(hop.lookupName, key).catch(() => {});
+            // Recorded so an administrator can compare the fingerprint and accept it (a
+            // pinned machine's keys come from its provider, never from an acceptance).
+            if (!pinnedKeys) void this.trust.notePending(hop.lookupName, key).catch(() => {});
           }
           verify(false);
         },
@@ -201,6 +209,9 @@ export class SshConnector {
 
   private async authAttempts(hop: SshHop): Promise<{ attempts: AuthAttempt[]; locked: string[] }> {
     const c = hop.config;
+    if (hop.pinned) {
+      return { attempts: [{ label: hop.pinned.keyLabel, method: { type: 'publickey', username: c.user, key: hop.pinned.privateKey } }], locked: [] };
+    }
     const attempts: AuthAttempt[] = [];
     const locked: string[] = [];
     const agent = agentPath(c.identityAgent, this.opts.agentSocket);
@@ -217,6 +228,24 @@ export class SshConnector {
     return { attempts, locked };
   }
 }
+
+/** The trust decision for a machine whose host keys the console read out of band: those keys and nothing else. */
+function pinnedHostKeyCheck(lookupName: string, target: { host: string; port: number }, lines: string[]): HostKeyCheck {
+  const entries: KnownHostEntry[] = lines.flatMap((line) => {
+    const [type, b64] = line.trim().split(/\s+/);
+    if (!type || !b64) return [];
+    const key = Buffer.from(b64, 'base64');
+    return [{ file: PINNED_SOURCE, line: 0, marker: null, patterns: [lookupName], hashed: null, keyType: keyTypeOfBlob(key), key, comment: '' }];
+  });
+  return {
+    lookupName,
+    algorithms: hostKeyAlgorithmsFor(knownKeyTypes(entries, lookupName)),
+    verdict: (blob) => checkHostKeyAt(entries, { host: target.host, port: target.port, hostKeyAlias: lookupName }, blob),
+    sourceOf: () => PINNED_SOURCE,
+  };
+}
+
+const PINNED_SOURCE = 'pinned by the VM provider';
 
 /** Host-key algorithm families asked for in turn by `scan`. */
 const KEY_FAMILIES: string[][] = [

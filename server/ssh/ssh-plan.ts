@@ -9,6 +9,21 @@ export interface SshHop {
   config: ResolvedSshConfig;
   /** The name its host key is looked up under. */
   lookupName: string;
+  /**
+   * Set for machines the console made itself (provisioned VMs): their host keys were read
+   * out of band and are the only ones trusted, and their own key is the only login tried —
+   * neither the user's known_hosts files nor their agent have a say.
+   */
+  pinned?: PinnedIdentity;
+}
+
+export interface PinnedIdentity {
+  /** Host keys as OpenSSH public key lines (`ssh-ed25519 AAAA…`). */
+  hostKeys: string[];
+  /** OpenSSH private key the console logs in with. */
+  privateKey: string;
+  /** What to call the key in messages (never the key itself). */
+  keyLabel: string;
 }
 
 /** How to reach a host: jump hosts in order, then the target. */

@@ -66,11 +66,15 @@ export class SshPool {
    * verified with it. Streams that can resume will reconnect, and be checked again.
    */
   closeThrough(lookupName: string): number {
+    return this.closeWhere((plan) => [...plan.hops, plan.target].some((h) => h.lookupName === lookupName));
+  }
+
+  /** Closes every connection whose route matches (a VM that stops or goes away); returns how many. */
+  closeWhere(matches: (plan: SshPlan) => boolean): number {
     let n = 0;
     for (const list of this.byKey.values()) {
       for (const p of list) {
-        const plan = p.connection.plan;
-        if ([...plan.hops, plan.target].some((h) => h.lookupName === lookupName)) {
+        if (matches(p.connection.plan)) {
           this.drop(p);
           n++;
         }

@@ -23,7 +23,9 @@ type TerminalBody = Extract<CreateJobBody, { type: 'terminal' }>;
 
 /** A shell on another host, ready to open once the job exists (SSH shells; see RemoteShells). */
 export interface RemoteShellTarget {
-  hostId: string;
+  /** The inventory host or the provisioned VM it runs on (one of the two). */
+  hostId?: string;
+  vmId?: string;
   /** `user@host` as shown in lists, in place of a directory. */
   label: string;
   command: string;
@@ -43,6 +45,8 @@ export interface TerminalServiceOptions {
   shellsFile?: string;
   /** Opens SSH shells for `{ host }` bodies; absent, such bodies are refused. */
   remoteShells?: RemoteShellFactory;
+  /** Opens shells in provisioned VMs for `{ vm }` bodies (their owners may, without terminal access to this server). */
+  vmShells?: RemoteShellFactory;
 }
 
 export const MIN_COLS = 2;
@@ -78,9 +82,17 @@ export class TerminalService {
 
   /** The `terminal` job starter (registered with JobService). */
   readonly start = async (user: User, raw: CreateJobBody): Promise<Job> => {
-    if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
     const body = parseBody(raw as TerminalBody);
-    if (body.host) return this.startRemote(user, body);
+    // A VM's owner may always open a shell in it: it is their machine, not this server.
+    if (body.vm) {
+      if (!this.opts.vmShells) throw validationFailed('VM shells are not available on this server');
+      return this.startRemote(user, body, await this.opts.vmShells(user, body.vm));
+    }
+    if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
+    if (body.host) {
+      if (!this.opts.remoteShells) throw validationFailed('SSH shells are not available on this server');
+      return this.startRemote(user, body, await this.opts.remoteShells(user, body.host));
+    }
     let dir = process.env.HOME || os.homedir();
     if (body.cwd) {
       await this.projects.get(body.cwd);
@@ -132,21 +144,20 @@ export class TerminalService {
     });
   };
 
-  /** An SSH shell on an inventory host: the same session, screen and recording as a local one. */
-  private async startRemote(user: User, body: ParsedBody): Promise<Job> {
-    if (!this.opts.remoteShells) throw validationFailed('SSH shells are not available on this server');
-    const target = await this.opts.remoteShells(user, body.host!);
+  /** An SSH shell on an inventory host or in a VM: the same session, screen and recording as a local one. */
+  private async startRemote(user: User, body: ParsedBody, target: RemoteShellTarget): Promise<Job> {
     const job = await this.jobRepo.create({
       type: 'terminal',
       command: target.command,
-      spec: { body, cwd: target.label, cols: body.cols, rows: body.rows, recordInput: body.recordInput, hostId: target.hostId },
+      spec: { body, cwd: target.label, cols: body.cols, rows: body.rows, recordInput: body.recordInput, hostId: target.hostId, vmId: target.vmId },
       status: 'queued',
       userId: user.id,
-      hostId: target.hostId,
+      hostId: target.hostId ?? null,
+      vmId: target.vmId ?? null,
     });
     await this.audit.record({
       type: 'job', action: 'terminal.open', userId: user.id,
-      metadata: { jobId: job.id, host: target.label, hostId: target.hostId, command: target.command },
+      metadata: { jobId: job.id, host: target.label, hostId: target.hostId, vmId: target.vmId, command: target.command },
     });
     this.log.info({ jobId: job.id, userId: user.id, host: target.label }, 'ssh shell opened');
     return this.launch(user, job, target.label, body.recordInput, async (sink) => {
@@ -320,6 +331,7 @@ interface ParsedBody {
   type: 'terminal';
   cwd?: string;
   host?: string;
+  vm?: string;
   target?: string;
   shell?: string;
   cols: number;
@@ -334,7 +346,9 @@ function parseBody(b: TerminalBody): ParsedBody {
     return v;
   };
   const host = optString(b.host, 'host');
-  if (host && (b.cwd || b.target || b.shell)) throw validationFailed('host opens a shell on that host: cwd, target and shell do not apply');
+  const vm = optString(b.vm, 'vm');
+  if (host && vm) throw validationFailed('give host or vm, not both');
+  if ((host || vm) && (b.cwd || b.target || b.shell)) throw validationFailed(`${host ? 'host' : 'vm'} opens a shell there: cwd, target and shell do not apply`);
   if (b.recordInput !== undefined && typeof b.recordInput !== 'boolean') throw validationFailed('recordInput must be true or false');
   const size = optionalSize(b);
   if ((b.cols !== undefined && !size.cols) || (b.rows !== undefined && !size.rows)) {
@@ -344,6 +358,7 @@ function parseBody(b: TerminalBody): ParsedBody {
     type: 'terminal',
     cwd: optString(b.cwd, 'cwd'),
     host,
+    vm,
     target: optString(b.target, 'target'),
     shell: optString(b.shell, 'shell'),
     cols: size.cols ?? 80,

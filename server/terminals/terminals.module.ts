@@ -27,6 +27,7 @@ export interface TerminalDeps {
   log: Logger;
   /** SSH shells (`{ type: "terminal", host }`), from the remote-hosts feature. */
   remoteShells?: RemoteShellFactory;
+  vmShells?: RemoteShellFactory;
 }
 
 /** Wires the terminals feature: the `terminal` job type, the /terminals namespace and its routes. */
@@ -35,6 +36,7 @@ export function createTerminals(d: TerminalDeps) {
     shell: d.config.TERMINAL_SHELL,
     idleMinutes: d.config.TERMINAL_IDLE_MINUTES,
     remoteShells: d.remoteShells,
+    vmShells: d.vmShells,
   });
   d.jobs.registerStarter('terminal', service.start);
   d.auth.onUserChanged((user) => service.revokeIfDenied(user));

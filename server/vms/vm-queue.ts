@@ -10,15 +10,31 @@ export interface VmOpPayload {
   action: VmAction;
 }
 
+/** Which delivery this is: `final` when no retry follows a failure. */
+export interface VmOpAttempt {
+  number: number;
+  limit: number;
+  final: boolean;
+}
+
 /** One handler per action, all required: a missing one is a type error, not a job that never runs. */
-export type VmOpHandlers = Record<VmAction, (payload: VmOpPayload, signal: AbortSignal) => Promise<void>>;
+export type VmOpHandlers = Record<VmAction, (payload: VmOpPayload, signal: AbortSignal, attempt: VmOpAttempt) => Promise<void>>;
 
 export interface VmQueueOptions {
   /** Attempts and first delay (doubling each time) for creates and for the other actions. */
   retry: { provision: { limit: number; delaySeconds: number }; other: { limit: number; delaySeconds: number } };
   /** Operations carried out at once by this server: creates, and everything else. */
   concurrency: { provision: number; other: number };
+  /** An attempt running longer is aborted (its handler gets the signal) and counts as failed. */
+  timeoutSeconds: { provision: number; other: number };
+  /**
+   * A worker that stops sending heartbeats this long (its server was killed) loses the job,
+   * which is retried by a live server instead of waiting for the timeout. At least 10.
+   */
+  heartbeatSeconds?: number;
   pollSeconds?: number;
+  /** How often pg-boss looks for expired and abandoned jobs (tests shorten it). */
+  superviseSeconds?: number;
 }
 
 export const VM_OPS_QUEUE = 'vm-operations';
@@ -43,7 +59,11 @@ export class VmQueue {
     private readonly log: Logger,
     private readonly opts: VmQueueOptions,
   ) {
-    this.boss = new PgBoss({ connectionString, schema: 'pgboss' });
+    this.boss = new PgBoss({
+      connectionString,
+      schema: 'pgboss',
+      ...(opts.superviseSeconds ? { superviseIntervalSeconds: opts.superviseSeconds, monitorIntervalSeconds: opts.superviseSeconds } : {}),
+    });
     this.boss.on('error', (err) => this.log.error({ err: (err as Error).message }, 'queue error'));
   }
 
@@ -55,8 +75,16 @@ export class VmQueue {
     await this.boss.work<VmOpPayload>(
       VM_OPS_QUEUE,
       { batchSize: 1, localConcurrency: provision + other, pollingIntervalSeconds: this.opts.pollSeconds ?? 2 },
-      async ([job]) => this.run(job.data, job.signal),
+      async ([job]) => {
+        const r = this.retryFor(job.data.action);
+        const attempt = { number: job.retryCount + 1, limit: r.limit, final: job.retryCount + 1 >= r.limit };
+        return this.run(job.data, job.signal, attempt);
+      },
     );
+  }
+
+  private retryFor(action: VmAction) {
+    return action === 'create' ? this.opts.retry.provision : this.opts.retry.other;
   }
 
   /**
@@ -64,14 +92,37 @@ export class VmQueue {
    * both commit or neither does. Never queue two operations for one VM in one transaction.
    */
   async enqueue(q: Queryable, payload: VmOpPayload): Promise<string | null> {
-    const r = payload.action === 'create' ? this.opts.retry.provision : this.opts.retry.other;
+    const r = this.retryFor(payload.action);
     return this.boss.send(VM_OPS_QUEUE, payload, {
       singletonKey: payload.vmId,
       retryLimit: r.limit - 1,
       retryDelay: r.delaySeconds,
       retryBackoff: true,
+      expireInSeconds: payload.action === 'create' ? this.opts.timeoutSeconds.provision : this.opts.timeoutSeconds.other,
+      heartbeatSeconds: Math.max(10, this.opts.heartbeatSeconds ?? 30),
       db: { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await q.query(text, values)).rows }) },
     });
+  }
+
+  /** Gives a failed (dead-lettered) operation another attempt; it keeps its place ahead of the VM's later actions. */
+  async retry(queueJobId: string): Promise<void> {
+    await this.boss.retry(VM_OPS_QUEUE, queueJobId);
+  }
+
+  /**
+   * Drops an operation from the queue: a failed one stops blocking the VM's later actions,
+   * a queued one never runs. Its dead-letter copy goes too.
+   */
+  async discard(queueJobId: string, operationId: string): Promise<void> {
+    await this.boss.deleteJob(VM_OPS_QUEUE, queueJobId);
+    const copies = await this.boss.findJobs(VM_OPS_DEAD_LETTER, { data: { operationId } });
+    if (copies.length) await this.boss.deleteJob(VM_OPS_DEAD_LETTER, copies.map((j) => j.id));
+  }
+
+  /** Jobs in the dead-letter queue, by operation id (the admin queue page marks them). */
+  async deadLettered(): Promise<Set<string>> {
+    const jobs = await this.boss.findJobs<VmOpPayload>(VM_OPS_DEAD_LETTER);
+    return new Set(jobs.map((j) => j.data.operationId));
   }
 
   async stop(): Promise<void> {
@@ -79,16 +130,16 @@ export class VmQueue {
   }
 
   /** Creates take a provision slot (at most `concurrency.provision` at once in this server). */
-  private async run(payload: VmOpPayload, signal: AbortSignal): Promise<void> {
+  private async run(payload: VmOpPayload, signal: AbortSignal, attempt: VmOpAttempt): Promise<void> {
     const handler = this.handlers[payload.action];
     if (!handler) throw new Error(`no handler for VM action ${payload.action}`);
-    if (payload.action !== 'create') return handler(payload, signal);
+    if (payload.action !== 'create') return handler(payload, signal, attempt);
     while (this.provisionsRunning >= this.opts.concurrency.provision) {
       await new Promise<void>((r) => this.provisionWaiters.push(r));
     }
     this.provisionsRunning++;
     try {
-      await handler(payload, signal);
+      await handler(payload, signal, attempt);
     } finally {
       this.provisionsRunning--;
       this.provisionWaiters.shift()?.();

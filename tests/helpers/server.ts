@@ -11,7 +11,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
   const database = await freshDatabase();
   const config: Config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/tmp/vmo-test-data', ...env });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const app = await createApp({ config, db: database.db, log, serveUi: false });
+  const app = await createApp({ config, db: database.db, log, serveUi: false, databaseUrl: database.url });
   await app.auth.bootstrapAdmin(ADMIN_PASSWORD, () => {});
   await app.listen(0, '127.0.0.1');
   const { port } = app.httpServer.address() as AddressInfo;

@@ -25,6 +25,7 @@ describe('VM operation queue (pg-boss, real Postgres)', () => {
     queue = new VmQueue(database.url, handlers, createLogger('silent'), {
       retry: { provision: { limit: 3, delaySeconds: 1 }, other: { limit: 2, delaySeconds: 1 } },
       concurrency: { provision: 2, other: 5 },
+      timeoutSeconds: { provision: 60, other: 60 },
       pollSeconds: 0.5,
     });
     await queue.start();

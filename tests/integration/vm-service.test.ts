@@ -28,7 +28,15 @@ describe('asking for VM actions (real Postgres)', () => {
         return 'queued';
       },
     };
-    service = new VmService(database.db, repo, new JobRepository(database.db), queue, new AuditLog(database.db, createLogger('silent')));
+    const admission = { async admit() {} };
+    service = new VmService(database.db, repo, new JobRepository(database.db), queue, new AuditLog(database.db, createLogger('silent')), admission, {
+      defaultProvider: 'docker',
+      hasProvider: (n) => n === 'docker',
+      assertUsable: async () => {},
+      sshUser: () => 'root',
+      lifecycleFor: () => ({ autoStopMinutes: null, lifetimeHours: null }),
+      limits: { vcpus: [1, 8], memoryMb: [256, 16384], diskGb: [1, 100] },
+    });
     const mk = async (username: string, role: 'admin' | 'user') => {
       const { rows } = await database.db.query(`INSERT INTO users (username, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [username, role]);
       return { id: rows[0].id, username, role, tier: 'free', canTerminal: false } as User;
@@ -47,7 +55,7 @@ describe('asking for VM actions (real Postgres)', () => {
 
   it('accepts a stop while the VM provisions (it runs after the create), with its job and queue entry', async () => {
     const vm = await provisioningVm();
-    const r = await service.request(owner, vm.id, 'stop');
+    const r = await service.request({ user: owner }, vm.id, 'stop');
     expect(r.operation).toMatchObject({ action: 'stop', status: 'queued', jobId: r.jobId });
     expect(enqueued.at(-1)).toEqual({ vmId: vm.id, operationId: r.operation.id, action: 'stop' });
     const job = (await database.db.query('SELECT type, status, vm_id AS "vmId" FROM jobs WHERE id = $1', [r.jobId])).rows[0];
@@ -56,22 +64,22 @@ describe('asking for VM actions (real Postgres)', () => {
 
   it('refuses an action the queued ones make impossible with 409 invalid_transition and the state, leaving nothing behind', async () => {
     const vm = await provisioningVm();
-    await service.request(owner, vm.id, 'stop');
+    await service.request({ user: owner }, vm.id, 'stop');
     const before = enqueued.length;
     const jobsBefore = Number((await database.db.query('SELECT count(*) FROM jobs')).rows[0].count);
-    await expect(service.request(owner, vm.id, 'stop')).rejects.toMatchObject({ status: 409, code: 'invalid_transition', details: { state: 'provisioning' } });
+    await expect(service.request({ user: owner }, vm.id, 'stop')).rejects.toMatchObject({ status: 409, code: 'invalid_transition', details: { state: 'provisioning' } });
     expect(enqueued.length).toBe(before);
     expect(Number((await database.db.query('SELECT count(*) FROM jobs')).rows[0].count)).toBe(jobsBefore);
   });
 
   it('judges two racing requests one at a time: of two stops, one is queued and one refused', async () => {
     const vm = await provisioningVm();
-    const results = await Promise.allSettled([service.request(owner, vm.id, 'stop'), service.request(owner, vm.id, 'stop')]);
+    const results = await Promise.allSettled([service.request({ user: owner }, vm.id, 'stop'), service.request({ user: owner }, vm.id, 'stop')]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
   });
 
   it('another user gets 404, not a hint that the VM exists', async () => {
     const vm = await provisioningVm();
-    await expect(service.request(other, vm.id, 'destroy')).rejects.toMatchObject({ status: 404 });
+    await expect(service.request({ user: other }, vm.id, 'destroy')).rejects.toMatchObject({ status: 404 });
   });
 });

@@ -73,4 +73,4 @@ export interface JobsClientToServer {
 export type CreateJobBody =
   | { type: 'make'; project: string; target: string; variables?: Record<string, string> }
   | { type: 'ssh'; host: string; command: string }
-  | { type: 'terminal'; cwd?: string; host?: string; cols?: number; rows?: number; target?: string; shell?: string; recordInput?: boolean };
+  | { type: 'terminal'; cwd?: string; host?: string; vm?: string; cols?: number; rows?: number; target?: string; shell?: string; recordInput?: boolean };
