@@ -89,6 +89,8 @@ const schema = z.object({
   OVH_SERVICE_NAME: z.string().optional(),
   OVH_REGION: z.string().default('GRA11'),
   OVH_IMAGE: z.string().default('Debian 12'),
+  /** How often an instance is re-read while waiting for it to build, start or stop. */
+  OVH_POLL_MS: intFrom(5000, 10),
 });
 
 export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string };

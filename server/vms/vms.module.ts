@@ -150,7 +150,7 @@ function registeredProviders(c: Config, consoleId: string): Map<string, Register
       serviceName: c.OVH_SERVICE_NAME ?? '',
       region: c.OVH_REGION,
       defaultImage: c.OVH_IMAGE,
-      pollMs: 5000,
+      pollMs: c.OVH_POLL_MS,
       createTimeoutMs: c.VM_PROVISION_TIMEOUT_SECONDS * 1000,
       actionTimeoutMs: c.VM_ACTION_TIMEOUT_SECONDS * 1000,
       namePrefix: `vmo-${consoleId.slice(0, 8)}-`,
