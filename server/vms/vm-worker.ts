@@ -1,5 +1,4 @@
 import type { VmAction } from '../../src/lib/shared/vms.ts';
-import type { JobEventSink } from '../events/job-event-sink.ts';
 import type { JobRunner } from '../jobs/job-runner.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -72,10 +71,9 @@ export class VmWorker {
     const say = (line: string) => sink?.system(line);
     say(attempt.limit > 1 ? `${capitalize(action)}: attempt ${attempt.number} of ${attempt.limit}` : capitalize(action));
 
-    let vm: VmRow | null = null;
     try {
       // The action's in-progress state is accepted too: that is a redelivered attempt resuming.
-      vm = await this.vms.transition(vmId, [...rule.executeFrom, rule.during], rule.during, { statusDetail: null });
+      const vm = await this.vms.transition(vmId, [...rule.executeFrom, rule.during], rule.during, { statusDetail: null });
       if (!vm) {
         const now = await this.vms.get(vmId);
         throw new NotApplicable(`cannot ${action} a VM that is ${now?.state ?? 'gone'}`);

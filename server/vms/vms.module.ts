@@ -71,11 +71,12 @@ export async function createVms(d: VmDeps) {
     other: { limit: c.VM_ACTION_ATTEMPTS, delaySeconds: c.VM_ACTION_RETRY_SECONDS },
   };
 
-  // The queue and the service need each other only through these two narrow handles.
-  let access: VmAccessService | undefined;
+  // The worker closes SSH connections through the access service, which is built later
+  // (it needs the service, which needs the queue, which needs the worker).
+  const late: { access?: VmAccessService } = {};
   const worker = new VmWorker(vms, providers, d.runner, vault, d.audit, {
     changed: publish,
-    disconnect: (vmId) => access?.disconnect(vmId),
+    disconnect: (vmId) => late.access?.disconnect(vmId),
   }, log, {
     sshUser,
     retryDelaySeconds: (action) => (action === 'create' ? retry.provision.delaySeconds : retry.other.delaySeconds),
@@ -96,9 +97,10 @@ export async function createVms(d: VmDeps) {
     lifecycleFor,
     limits: SIZE_LIMITS,
   });
-  access = new VmAccessService(service, vms, vault, d.pool, d.runner, d.jobRepo, d.audit, log, {
+  const access = new VmAccessService(service, vms, vault, d.pool, d.runner, d.jobRepo, d.audit, log, {
     attempts: 0, baseDelayMs: 1000, maxDelayMs: 1000,
   });
+  late.access = access;
   const reconciler = new VmReconciler(d.db, vms, providers, d.audit, publish, log, { orphanGraceMs: c.VM_ORPHAN_GRACE_SECONDS * 1000 });
   const lifecycle = new VmLifecycle(d.db, vms, service, d.audit, publish, log, { warningMs: c.VM_WARNING_MINUTES * 60_000 });
 

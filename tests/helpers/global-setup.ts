@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Docker from 'dockerode';
 import type { TestProject } from 'vitest/node';
+import { assertDockerReachable } from '../../server/providers/docker/docker-engine.ts';
+import { buildVmImage, DEFAULT_VM_IMAGE, imageExists } from '../../server/providers/docker/vm-image.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/platform/embedded-postgres.ts';
 import { createLogger } from '../../server/platform/logger.ts';
 
@@ -27,6 +30,24 @@ export async function setup(project: TestProject) {
     url = embedded.url;
   }
   project.provide('pgAdminUrl', url);
+  await buildVmImageOnce();
+}
+
+/**
+ * The VM suites run in parallel files; building their image once here keeps two of them
+ * from building it at the same time. Without a Docker engine or mmdebstrap nothing is done
+ * here: each suite then fails (CI) or skips (laptop) with what to install.
+ */
+async function buildVmImageOnce() {
+  const docker = new Docker();
+  try {
+    await assertDockerReachable(docker, 2000);
+  } catch {
+    return;
+  }
+  if (await imageExists(docker, DEFAULT_VM_IMAGE)) return;
+  console.warn(`Building ${DEFAULT_VM_IMAGE} for the VM suites (first run only; about a minute)`);
+  await buildVmImage({ docker }).catch((err) => console.warn(`could not build ${DEFAULT_VM_IMAGE}: ${(err as Error).message}`));
 }
 
 export async function teardown() {
