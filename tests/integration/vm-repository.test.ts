@@ -16,7 +16,8 @@ describe('VM repository (real Postgres)', () => {
   });
   afterAll(async () => database?.drop());
 
-  const newVm = () => repo.insert({ name: 'vm', ownerId, provider: 'docker', vcpus: 1, memoryMb: 512, diskGb: 10, image: null, sshUser: 'vmo' });
+  let made = 0;
+  const newVm = () => repo.insert({ name: `vm-${++made}`, ownerId, provider: 'docker', vcpus: 1, memoryMb: 512, diskGb: 10, image: null, sshUser: 'vmo' });
 
   it('moves state only from the states it is given; a stale transition is a conflict (null), not an overwrite', async () => {
     const vm = await newVm();

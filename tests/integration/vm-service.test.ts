@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { User } from '../../src/lib/shared/auth.ts';
 import { JobRepository } from '../../server/jobs/job.repository.ts';
@@ -25,7 +26,7 @@ describe('asking for VM actions (real Postgres)', () => {
       async enqueue(q: { query: (t: string, v?: unknown[]) => Promise<unknown> }, p: VmOpPayload) {
         await q.query(`INSERT INTO audit_events (type, action, metadata) VALUES ('system', 'test.enqueue', $1)`, [JSON.stringify(p)]);
         enqueued.push(p);
-        return 'queued';
+        return randomUUID();
       },
     };
     const admission = { async admit() {} };
@@ -46,8 +47,9 @@ describe('asking for VM actions (real Postgres)', () => {
   });
   afterAll(async () => database?.drop());
 
+  let made = 0;
   const provisioningVm = async () => {
-    const vm = await repo.insert({ name: 'box', ownerId: owner.id, provider: 'docker', vcpus: 1, memoryMb: 512, diskGb: 10, image: null, sshUser: 'vmo' });
+    const vm = await repo.insert({ name: `box-${++made}`, ownerId: owner.id, provider: 'docker', vcpus: 1, memoryMb: 512, diskGb: 10, image: null, sshUser: 'vmo' });
     await database.db.query(`INSERT INTO vm_operations (vm_id, action, status) VALUES ($1, 'create', 'running')`, [vm.id]);
     await repo.transition(vm.id, ['requested'], 'provisioning');
     return vm;

@@ -25,7 +25,7 @@ describe.skipIf(!docker)('a server killed mid-provision (real dockerd)', () => {
   let consoleId: string | null = null;
   let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   afterAll(async () => {
-    await Promise.all(children.map((ch) => new Promise((res) => (ch.exitCode !== null ? res(null) : (ch.once('exit', res), ch.kill('SIGKILL'))))));
+    await Promise.all(children.map((ch) => new Promise((res) => (ch.exitCode !== null || ch.signalCode !== null ? res(null) : (ch.once('exit', res), ch.kill('SIGKILL'))))));
     await database?.drop().catch(() => {});
     if (consoleId) await removeContainersLabelled(docker as Docker, `vm-orchestrator.console=${consoleId}`);
     fs.rmSync(dataDir, { recursive: true, force: true });
