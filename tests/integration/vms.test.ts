@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm, VmOperation } from '../../src/lib/shared/vms.ts';
 import { dockerForTests, removeContainersLabelled } from '../helpers/docker.ts';
 import { client, login, startTestServer, type TestServer } from '../helpers/server.ts';
-import { allEvents, waitDone } from '../helpers/jobs.ts';
+import { allEvents, jobsSocket, waitDone, waitFor } from '../helpers/jobs.ts';
 
 /**
  * The VM engine end to end through the HTTP API: real Postgres, real pg-boss, real dockerd
@@ -18,6 +18,8 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
   let admin: ReturnType<typeof client>;
   let alice: ReturnType<typeof client>;
   let bob: ReturnType<typeof client>;
+  let aliceCookie: string;
+  let bobCookie: string;
   const engine = docker as Docker;
 
   beforeAll(async () => {
@@ -35,8 +37,10 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
       const r = await admin.post('/api/admin/users', { username: name, password: `${name}-password-1`, role: 'user', tier: 'pro' });
       expect(r.status).toBe(201);
     }
-    alice = client(server.base, { cookie: await login(server.base, 'alice', 'alice-password-1') });
-    bob = client(server.base, { cookie: await login(server.base, 'bob', 'bob-password-1') });
+    aliceCookie = await login(server.base, 'alice', 'alice-password-1');
+    alice = client(server.base, { cookie: aliceCookie });
+    bobCookie = await login(server.base, 'bob', 'bob-password-1');
+    bob = client(server.base, { cookie: bobCookie });
   });
 
   afterAll(async () => {
@@ -67,6 +71,13 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
   const log = async (jobId: string, who = alice) => (await allEvents(who, jobId)).map((e) => e.chunk).join('');
 
   it('creates a VM that runs on 127.0.0.1 only, with its size as limits, and runs commands in it over verified SSH', async () => {
+    // Live updates reach the owner's sockets, never another user's.
+    const aliceSocket = await jobsSocket(server.base, aliceCookie);
+    const bobSocket = await jobsSocket(server.base, bobCookie);
+    const seen: Vm[] = [];
+    const seenByBob: Vm[] = [];
+    aliceSocket.on('vm:updated', ({ vm }: { vm: Vm }) => seen.push(vm));
+    bobSocket.on('vm:updated', ({ vm }: { vm: Vm }) => seenByBob.push(vm));
     const { vm, jobId } = await create('web-1', { memoryMb: 512 });
     expect(vm).toMatchObject({ name: 'web-1', state: 'requested', provider: 'docker', source: 'provisioned' });
     const running = await until(vm.id, (v) => v.state === 'running' && settled(v));
@@ -79,6 +90,11 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
     const job = await waitDone(alice, jobId, 60_000);
     expect(job.status).toBe('success');
     expect(await log(jobId)).toMatch(/SSH: root@127\.0\.0\.1 port \d+/);
+    await waitFor(async () => seen.some((v) => v.id === vm.id && v.state === 'running' && settled(v)), 5000, 'vm:updated running');
+    expect(seen.filter((v) => v.id === vm.id).map((v) => v.state)).toContain('provisioning');
+    expect(seenByBob).toEqual([]);
+    aliceSocket.close();
+    bobSocket.close();
 
     const [container] = await containersOf(vm.id);
     const info = await engine.getContainer(container.Id).inspect();
