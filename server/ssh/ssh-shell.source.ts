@@ -1,7 +1,8 @@
 import type { ClientChannel } from 'ssh2';
 import type { JobEventSink } from '../events/job-event-sink.ts';
 import { ScreenedTerminal, type TerminalExit } from '../sources/screened-terminal.ts';
-import type { SshLease } from './ssh-pool.ts';
+import type { SshPlan } from './ssh-plan.ts';
+import type { SshLease, SshPool } from './ssh-pool.ts';
 
 export interface SshShellOptions {
   lease: SshLease;
@@ -33,6 +34,17 @@ export class SshShellSource extends ScreenedTerminal {
         else resolve(new SshShellSource(opts, ch));
       });
     });
+  }
+
+  /** Leases a pooled connection for `plan` and opens a shell on it; the lease goes back if the shell is refused. */
+  static async openOn(pool: SshPool, plan: SshPlan, opts: Omit<SshShellOptions, 'lease'>): Promise<SshShellSource> {
+    const lease = await pool.lease(plan);
+    try {
+      return await SshShellSource.open({ ...opts, lease });
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
   }
 
   private constructor(opts: SshShellOptions, channel: ClientChannel) {

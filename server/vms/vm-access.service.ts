@@ -68,15 +68,7 @@ export class VmAccessService {
       vmId: vm.id,
       label,
       command: `ssh ${label}`,
-      open: async (sink, cols, rows) => {
-        const lease = await this.pool.lease(plan);
-        try {
-          return await SshShellSource.open({ lease, sink, cols, rows });
-        } catch (err) {
-          lease.release();
-          throw err;
-        }
-      },
+      open: (sink, cols, rows) => SshShellSource.openOn(this.pool, plan, { sink, cols, rows }),
     };
   };
 

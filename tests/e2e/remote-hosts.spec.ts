@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { readRemoteSetup, type RemoteSetup } from './remote.ts';
 import { signIn } from './session.ts';
+import { shootBothThemes } from './shots.ts';
 
-const SHOTS = process.env.E2E_SHOTS_DIR ?? '/tmp/shots';
 const JOB_URL = /\/jobs\/[0-9a-f-]{36}$/;
 const TERMINAL_URL = /\/terminals\/[0-9a-f-]{36}$/;
 const HOST_URL = /\/hosts\/[0-9a-f-]{36}$/;
@@ -33,16 +33,6 @@ async function openHostPage(page: Page) {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`${remote.environment}/${remote.host}`);
 }
 
-async function shoot(page: Page, name: string, ready: () => Promise<void>) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  for (const theme of ['light', 'dark'] as const) {
-    await page.evaluate((t) => localStorage.setItem('mode-watcher-mode', t), theme);
-    await page.reload();
-    await ready();
-    await page.screenshot({ path: `${SHOTS}/${name}-${theme}.png`, fullPage: true });
-  }
-}
-
 test('a tail -F stream started from the host page shows the file live, new lines as they are written, and again after a reload', async ({
   page,
 }) => {
@@ -67,7 +57,7 @@ test('a tail -F stream started from the host page shows the file live, new lines
 
   // The job page names its host and links back to it.
   await expect(page.getByTestId('host-link')).toHaveText(`${remote.environment}/${remote.host}`);
-  await shoot(page, 'remote-tail-job', () => expect(lines.filter({ hasText: appended })).toBeVisible());
+  await shootBothThemes(page, 'remote-tail-job', () => expect(lines.filter({ hasText: appended })).toBeVisible());
 
   // Stop the stream so it does not outlive the test.
   await page.getByRole('button', { name: 'Cancel' }).click();
@@ -111,12 +101,12 @@ test('the host page checks the connection and lists the trusted host keys', asyn
   await expect(page.getByTestId('check-ok')).toContainText('connected');
   await expect(page.getByTestId('ssh-settings')).toContainText('IdentityFile');
 
-  await shoot(page, 'remote-host', async () => {
+  await shootBothThemes(page, 'remote-host', async () => {
     await expect(page.getByTestId('host-key-row').first()).toBeVisible();
     await expect(page.getByTestId('host-job-row').first()).toBeVisible();
   });
   await page.goto('/environments');
-  await shoot(page, 'environments', () => expect(page.getByTestId('environment-card').first()).toBeVisible());
+  await shootBothThemes(page, 'environments', () => expect(page.getByTestId('environment-card').first()).toBeVisible());
 });
 
 test('asking a host on the Known hosts page shows the keys it presents as trusted', async ({ page }) => {
@@ -130,5 +120,5 @@ test('asking a host on the Known hosts page shows the keys it presents as truste
   const presented = page.getByTestId('presented-keys');
   await expect(presented.getByTestId('host-key-status').first()).toHaveText('trusted');
   await expect(presented.getByTestId('fingerprint').first()).toContainText('SHA256:');
-  await shoot(page, 'known-hosts', () => expect(page.getByTestId('pending-keys')).toBeVisible());
+  await shootBothThemes(page, 'known-hosts', () => expect(page.getByTestId('pending-keys')).toBeVisible());
 });
