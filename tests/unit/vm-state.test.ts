@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VM_ACTIONS, VM_STATES, type VmAction, type VmState } from '../../src/lib/shared/vms.ts';
-import { ACTION_RULES, checkRequest, projectedState, vmStatus } from '../../server/vms/vm-state.ts';
+import { ACTION_RULES, checkRequest, projectedState, vmStatus } from '../../src/lib/shared/vm-state.ts';
 
 describe('VM state machine', () => {
   // Which actions a user may ask for on an idle VM (nothing in flight or queued), state by state.

@@ -34,6 +34,8 @@ const OTHER_TITLES: Record<string, string> = {
   '/settings/tokens': 'API tokens',
   '/hosts': 'Host',
   '/admin/known-hosts': 'Known hosts',
+  '/admin/vms': 'All VMs',
+  '/admin/operations': 'VM operations',
 };
 
 export function navItemsFor(user: User): NavItem[] {

@@ -1,4 +1,4 @@
-import type { VmAction, VmState, VmStatus } from '../../src/lib/shared/vms.ts';
+import type { VmAction, VmState, VmStatus } from './vms.ts';
 
 /**
  * The VM state machine as data (no pg, no provider). Two questions are answered here:

@@ -1,0 +1,540 @@
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import readline from 'node:readline';
+import Docker from 'dockerode';
+import type { Socket } from 'socket.io-client';
+import { CONSOLE_LABEL, VM_LABEL } from '../server/providers/docker/container-naming.ts';
+import { assertDockerReachable } from '../server/providers/docker/docker-engine.ts';
+import { DockerProvider } from '../server/providers/docker/docker.provider.ts';
+import { DEFAULT_VM_IMAGE, imageExists } from '../server/providers/docker/vm-image.ts';
+import { generateVmKeyPair } from '../server/vms/vm-keys.ts';
+import type { Vm } from '../src/lib/shared/vms.ts';
+import { removeContainersLabelled } from '../tests/helpers/docker.ts';
+import { benchServer, percentile, printTable, sleep, writeResults } from './lib.ts';
+
+/**
+ * `npm run bench:vms`: a VM through the console against a bare container of the same image,
+ * on one dockerd in the same run.
+ * 1. create → SSH ready, one at a time: `POST /api/vms` (1 vCPU, 512 MB, 5 GB) until the VM is
+ *    `running` with no operation open (from `vm:updated` on `/jobs`) and its sshd sends its
+ *    banner; against `docker run -d -p 127.0.0.1::22 IMAGE` done with dockerode (create with
+ *    the port binding, start) and with the `docker` CLI, each timed until the banner is read
+ *    (a TCP connect is not readiness: docker-proxy accepts before sshd listens). The provider
+ *    alone (DockerProvider.create, no queue, no database) is a fourth row. Interleaved, RUNS
+ *    times each, each machine removed before the next.
+ * 2. where the console's time goes: the provisioning job's event timestamps plus dockerd's
+ *    own event stream (container create, start, the host-key exec), per step.
+ * 3. CONCURRENT creates at once through the console, with the default provision concurrency
+ *    (2) and with VM_PROVISION_CONCURRENCY=CONCURRENT, and as many bare containers at once.
+ */
+const RUNS = Number(process.env.VMS_RUNS ?? 5);
+const CONCURRENT = Number(process.env.VMS_CONCURRENT ?? 10);
+const IMAGE = DEFAULT_VM_IMAGE; // what the bench server's console uses (its env has no VM_IMAGE)
+const SIZE = { vcpus: 1, memoryMb: 512, diskGb: 5 };
+/** Pause between banner probes of the baselines (the console's provider waits 100 ms). */
+const PROBE_MS = 20;
+/** Marks the baselines' containers (and the provider-alone ones, via its console id) for cleanup. */
+const BENCH_LABEL = 'vm-orchestrator.bench';
+const RUN_ID = crypto.randomUUID().slice(0, 8);
+const SERVER_ENV = { VM_CAPACITY_VMS: '50', VM_CAPACITY_VCPUS: '64', VM_CAPACITY_MEMORY_MB: '65536' };
+
+/** Wall-clock milliseconds with sub-millisecond precision (dockerd's events are wall clock too). */
+const wall = () => performance.timeOrigin + performance.now();
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const p99 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 99);
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+const range = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`;
+
+const docker = new Docker();
+await assertDockerReachable(docker);
+if (!(await imageExists(docker, IMAGE))) throw new Error(`${IMAGE} is not in the Docker Engine: run npm run vm:image first`);
+
+// ---------------------------------------------------------------- probes and the engine's clock
+
+/** One connection to the published port: the `SSH-2.0-` line, or null (refused, closed, silent). */
+function probeBanner(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = '';
+    const finish = (banner: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(banner);
+    };
+    const timer = setTimeout(() => finish(null), 3000);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const line = received.split('\n').slice(0, -1).find((l) => l.startsWith('SSH-2.0-'));
+      if (line) finish(line.replace(/\r$/, ''));
+      else if (received.length > 8192) finish(null);
+    });
+    socket.on('error', () => finish(null));
+    socket.on('close', () => finish(null));
+  });
+}
+
+async function waitForBanner(port: number, timeoutMs = 60_000): Promise<{ banner: string; probes: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (let probes = 1; ; probes++) {
+    const banner = await probeBanner(port);
+    if (banner) return { banner, probes };
+    if (Date.now() > deadline) throw new Error(`no SSH banner on 127.0.0.1:${port} within ${timeoutMs} ms (${probes} probes)`);
+    await sleep(PROBE_MS);
+  }
+}
+
+interface EngineEvent {
+  id: string;
+  action: string;
+  at: number;
+  attrs: Record<string, string>;
+}
+
+/** dockerd's container events (create, start, exec_create …) with their own timestamps. */
+async function engineEvents() {
+  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const events: EngineEvent[] = [];
+  readline.createInterface({ input: stream }).on('line', (line) => {
+    try {
+      const e = JSON.parse(line);
+      events.push({ id: e.id ?? e.Actor?.ID, action: String(e.Action ?? e.status).split(':')[0], at: e.timeNano / 1e6, attrs: e.Actor?.Attributes ?? {} });
+    } catch {
+      // a partial line cannot happen with readline; anything else is not an event
+    }
+  });
+  /** First `action` of the container matching `match`, at or after `after`. */
+  const first = (match: (e: EngineEvent) => boolean, action: string, after = 0) =>
+    events.find((e) => e.action === action && e.at >= after && match(e))?.at ?? NaN;
+  return { events, first, close: () => stream.destroy() };
+}
+
+function run(argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} exited ${code}: ${err.trim()}`))));
+  });
+}
+
+const hasDockerCli = await run(['docker', 'version', '--format', '{{.Client.Version}}']).then((v) => v.trim(), () => null);
+
+// ---------------------------------------------------------------- baselines
+
+interface BareRun {
+  ms: number;
+  id: string;
+  t0: number;
+  createdAt: number;
+  startedAt: number;
+  bannerAt: number;
+  probes: number;
+}
+
+/** `docker run -d -p 127.0.0.1::22 IMAGE` as the CLI makes it: create with the binding, start; then the banner. */
+async function bareDockerode(): Promise<BareRun> {
+  const t0 = wall();
+  const c = await docker.createContainer({
+    Image: IMAGE,
+    Labels: { [BENCH_LABEL]: RUN_ID },
+    ExposedPorts: { '22/tcp': {} },
+    HostConfig: { PortBindings: { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+  });
+  const createdAt = wall();
+  await c.start();
+  const startedAt = wall();
+  const port = Number((await c.inspect()).NetworkSettings.Ports['22/tcp']?.[0]?.HostPort);
+  const { probes } = await waitForBanner(port);
+  const bannerAt = wall();
+  return { ms: bannerAt - t0, id: c.id, t0, createdAt, startedAt, bannerAt, probes };
+}
+
+/** The same with the docker CLI: `docker run -d …`, `docker port`, then the banner. */
+async function bareCli(): Promise<BareRun> {
+  const t0 = wall();
+  const id = (await run(['docker', 'run', '-d', '--label', `${BENCH_LABEL}=${RUN_ID}`, '-p', '127.0.0.1::22', IMAGE])).trim();
+  const startedAt = wall();
+  const published = await run(['docker', 'port', id, '22/tcp']);
+  const port = Number(/:(\d+)\s*$/m.exec(published)?.[1]);
+  const { probes } = await waitForBanner(port);
+  const bannerAt = wall();
+  return { ms: bannerAt - t0, id, t0, createdAt: NaN, startedAt, bannerAt, probes };
+}
+
+const removeContainer = (id: string) => docker.getContainer(id).remove({ force: true, v: true });
+
+/** The console's Docker provider alone: no queue, no database, the key made beforehand. */
+const provider = new DockerProvider({ docker, consoleId: `bench-${RUN_ID}` });
+async function providerAlone(name: string) {
+  const vmId = crypto.randomUUID();
+  const sshPublicKey = generateVmKeyPair(name).publicKey;
+  const t0 = wall();
+  const made = await provider.create({ vmId, name, ...SIZE, sshPublicKey, sshUser: 'root' }, () => {}, new AbortController().signal);
+  const returnedAt = wall();
+  await waitForBanner(made.sshPort!, 10_000);
+  const bannerAt = wall();
+  return { ms: bannerAt - t0, t0, returnedAt, bannerAt, ref: { vmId, providerId: made.providerId } };
+}
+type ProviderRun = Awaited<ReturnType<typeof providerAlone>>;
+
+// ---------------------------------------------------------------- the console
+
+interface ConsoleRun {
+  vmId: string;
+  jobId: string;
+  name: string;
+  postAt: number;
+  acceptedAt: number;
+  runningAt: number;
+  via: 'socket' | 'poll';
+  bannerAt: number;
+  ms: number;
+  port: number;
+}
+
+const settled = (vm: Vm) => !vm.status.inFlight && vm.status.queued.length === 0;
+
+/** A bench server with the VM engine on, driven over HTTP and watched over `/jobs` `vm:updated`. */
+async function startConsole(env: Record<string, string>) {
+  const s = await benchServer({}, { ...SERVER_ENV, ...env });
+  const socket: Socket = await s.socket('/jobs');
+  const consoleId: string = (await s.db.query('SELECT id FROM console_identity LIMIT 1')).rows[0].id;
+  // Every update is kept: one can arrive before the POST that caused it has returned.
+  const seen: Array<{ vm: Vm; at: number }> = [];
+  const listeners = new Set<(vm: Vm, at: number) => void>();
+  const anomalies: string[] = [];
+  socket.on('vm:updated', ({ vm }: { vm: Vm }) => {
+    const at = wall();
+    seen.push({ vm, at });
+    if (vm.statusDetail && /attempt|fail/i.test(vm.statusDetail)) anomalies.push(`${vm.name} ${vm.state}: ${vm.statusDetail}`);
+    for (const l of listeners) l(vm, at);
+  });
+
+  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const r = await fetch(`${s.base}${path}`, {
+      method, headers: { cookie: s.cookie, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: r.status, json: await r.json() };
+  }
+
+  /**
+   * Until `ok(vm)`: from the socket, with a GET every second as a safety net (a lost update
+   * would otherwise hang the run; `via` says which saw it first). An `error` state fails.
+   */
+  function waitFor(vmId: string, ok: (vm: Vm) => boolean, timeoutMs = 180_000): Promise<{ vm: Vm; at: number; via: 'socket' | 'poll' }> {
+    return new Promise((resolve, reject) => {
+      const stop = () => {
+        listeners.delete(onUpdate);
+        clearInterval(poll);
+        clearTimeout(timer);
+      };
+      const check = (vm: Vm, at: number, via: 'socket' | 'poll') => {
+        if (vm.id !== vmId) return;
+        if (ok(vm)) {
+          stop();
+          resolve({ vm, at, via });
+        } else if (vm.state === 'error' && settled(vm)) {
+          stop();
+          reject(new Error(`VM ${vm.name} went to error: ${vm.statusDetail}`));
+        }
+      };
+      const onUpdate = (vm: Vm, at: number) => check(vm, at, 'socket');
+      listeners.add(onUpdate);
+      for (const u of seen) check(u.vm, u.at, 'socket');
+      const poll = setInterval(() => {
+        void call('GET', `/api/vms/${vmId}`).then((r) => r.status === 200 && check(r.json, wall(), 'poll'), () => {});
+      }, 1000);
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`VM ${vmId} not there within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  async function create(name: string): Promise<ConsoleRun> {
+    const postAt = wall();
+    const r = await call('POST', '/api/vms', { name, ...SIZE });
+    const acceptedAt = wall();
+    if (r.status !== 202) throw new Error(`POST /api/vms ${r.status}: ${JSON.stringify(r.json)}`);
+    const vmId: string = r.json.vm.id;
+    const ready = await waitFor(vmId, (v) => v.state === 'running' && settled(v));
+    const port = ready.vm.sshPort!;
+    await waitForBanner(port, 10_000);
+    const bannerAt = wall();
+    return { vmId, jobId: r.json.jobId, name, postAt, acceptedAt, runningAt: ready.at, via: ready.via, bannerAt, ms: bannerAt - postAt, port };
+  }
+
+  async function destroy(vmId: string): Promise<number> {
+    const t0 = wall();
+    const r = await call('POST', `/api/vms/${vmId}/actions`, { action: 'destroy' });
+    if (r.status !== 202) throw new Error(`destroy ${vmId}: ${r.status} ${JSON.stringify(r.json)}`);
+    const done = await waitFor(vmId, (v) => v.state === 'destroyed' && settled(v));
+    return done.at - t0;
+  }
+
+  /** The provisioning job's lines with the time each event was written (merged stdout rows share the first line's time). */
+  async function jobLines(jobId: string): Promise<Array<{ stream: string; line: string; at: number }>> {
+    const r = await call('GET', `/api/jobs/${jobId}/events?limit=10000`);
+    return (r.json.events as Array<{ stream: string; chunk: string; at: string }>).flatMap((e) =>
+      e.chunk.split('\n').filter(Boolean).map((line) => ({ stream: e.stream, line, at: Date.parse(e.at) })));
+  }
+
+  return {
+    s, consoleId, seen, anomalies, create, destroy, jobLines, call,
+    async close() {
+      // Whatever is left (a failed run) goes through the API first, then by label as a safety net.
+      const open = (await call('GET', '/api/vms')).json.filter((v: Vm) => v.source === 'provisioned' && v.state !== 'destroyed');
+      await Promise.all(open.map((v: Vm) => destroy(v.id).catch(() => {})));
+      socket.close();
+      await s.close();
+      await removeContainersLabelled(docker, `${CONSOLE_LABEL}=${consoleId}`);
+    },
+  };
+}
+type Console = Awaited<ReturnType<typeof startConsole>>;
+
+/**
+ * Where one console create's time went, from three clocks on this machine: ours (POST,
+ * accepted, update seen, banner read), the job's event timestamps, and dockerd's events.
+ */
+async function breakdown(con: Console, ev: Awaited<ReturnType<typeof engineEvents>>, r: ConsoleRun) {
+  const lines = await con.jobLines(r.jobId);
+  const at = (re: RegExp) => lines.find((l) => re.test(l.line))?.at ?? NaN;
+  const mine = (e: EngineEvent) => e.attrs[VM_LABEL] === r.vmId;
+  const pickedAt = at(/^Create(: attempt 1 of \d+)?$/);
+  const createdAt = ev.first(mine, 'create', r.postAt - 5);
+  const startedAt = ev.first(mine, 'start', r.postAt - 5);
+  const execAt = ev.first(mine, 'exec_create', r.postAt - 5);
+  const execDoneAt = ev.first(mine, 'exec_die', r.postAt - 5);
+  const doneAt = at(/^Create done/);
+  const providerSays = Number(/Ready in (\d+) ms/.exec(lines.map((l) => l.line).join('\n'))?.[1]);
+  return {
+    admission: r.acceptedAt - r.postAt,
+    queue: pickedAt - r.acceptedAt,
+    beforeContainer: createdAt - pickedAt,
+    createToStart: startedAt - createdAt,
+    startToBanner: execAt - startedAt,
+    hostKeys: execDoneAt - execAt,
+    record: doneAt - execDoneAt,
+    publish: r.runningAt - doneAt,
+    clientBanner: r.bannerAt - r.runningAt,
+    workerTotal: doneAt - pickedAt,
+    providerReadyMs: providerSays,
+    total: r.ms,
+    besidesBoot: r.ms - (execAt - startedAt),
+  };
+}
+
+/** The same steps for the provider alone, from the engine's events. */
+function providerBreakdown(ev: Awaited<ReturnType<typeof engineEvents>>, r: ProviderRun) {
+  const mine = (e: EngineEvent) => e.attrs[VM_LABEL] === r.ref.vmId;
+  const createdAt = ev.first(mine, 'create', r.t0 - 5);
+  const startedAt = ev.first(mine, 'start', r.t0 - 5);
+  const execAt = ev.first(mine, 'exec_create', r.t0 - 5);
+  const execDoneAt = ev.first(mine, 'exec_die', r.t0 - 5);
+  return {
+    beforeContainer: createdAt - r.t0, createToStart: startedAt - createdAt, startToBanner: execAt - startedAt,
+    hostKeys: execDoneAt - execAt, record: r.returnedAt - execDoneAt, clientBanner: r.bannerAt - r.returnedAt, total: r.ms,
+    besidesBoot: r.ms - (execAt - startedAt),
+  };
+}
+
+/** A bare container's steps: the call (or the CLI's spawn) to create, create to start, start to the banner we read. */
+function bareBreakdown(ev: Awaited<ReturnType<typeof engineEvents>>, r: BareRun) {
+  const mine = (e: EngineEvent) => e.id === r.id;
+  const createdAt = ev.first(mine, 'create', r.t0 - 5);
+  const startedAt = ev.first(mine, 'start', r.t0 - 5);
+  return {
+    beforeContainer: createdAt - r.t0, createToStart: startedAt - createdAt, startToBanner: r.bannerAt - startedAt, total: r.ms,
+    besidesBoot: r.ms - (r.bannerAt - startedAt),
+  };
+}
+
+const medians = <T extends Record<string, number>>(rows: T[]) =>
+  Object.fromEntries(Object.keys(rows[0]).map((k) => [k, +median(rows.map((r) => r[k]).filter((x) => !Number.isNaN(x))).toFixed(1)])) as Record<keyof T, number>;
+
+/** CONCURRENT creates at once; per VM from its own POST, and until the last one answers. */
+async function concurrentConsole(con: Console, label: string) {
+  const t0 = wall();
+  const runs = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => con.create(`${label}-${i}`)));
+  const all = Math.max(...runs.map((r) => r.bannerAt)) - t0;
+  const perVm = runs.map((r) => r.ms);
+  // Waiting in the queue or for a provision slot ends at the worker's first line.
+  const waits: number[] = [];
+  const work: number[] = [];
+  for (const r of runs) {
+    const lines = await con.jobLines(r.jobId);
+    const picked = lines.find((l) => /^Create(: attempt 1 of \d+)?$/.test(l.line))?.at ?? NaN;
+    const done = lines.find((l) => /^Create done/.test(l.line))?.at ?? NaN;
+    waits.push(picked - r.acceptedAt);
+    work.push(done - picked);
+  }
+  const destroyMs = await Promise.all(runs.map((r) => con.destroy(r.vmId)));
+  return {
+    perVmMs: perVm.map((x) => Math.round(x)), allReadyMs: Math.round(all),
+    p50: median(perVm), p99: p99(perVm),
+    queueWaitMs: waits.map((x) => Math.round(x)), workerMs: work.map((x) => Math.round(x)),
+    destroyAllMs: Math.round(Math.max(...destroyMs)),
+    via: runs.map((r) => r.via),
+  };
+}
+
+async function concurrentBare() {
+  const t0 = wall();
+  const runs = await Promise.all(Array.from({ length: CONCURRENT }, () => bareDockerode()));
+  const all = Math.max(...runs.map((r) => r.bannerAt)) - t0;
+  await Promise.all(runs.map((r) => removeContainer(r.id)));
+  const perVm = runs.map((r) => r.ms);
+  return { perVmMs: perVm.map((x) => Math.round(x)), allReadyMs: Math.round(all), p50: median(perVm), p99: p99(perVm) };
+}
+
+// ---------------------------------------------------------------- run
+
+const ev = await engineEvents();
+const results: Record<string, unknown> = {
+  runs: RUNS, concurrent: CONCURRENT, image: IMAGE, size: SIZE, probeMs: PROBE_MS,
+  loadAtStart: os.loadavg().map((x) => +x.toFixed(2)), dockerCli: hasDockerCli,
+  engine: await docker.version().then((v) => ({ version: v.Version, api: v.ApiVersion })),
+};
+let conA: Console | null = null;
+let conB: Console | null = null;
+try {
+  // ed25519 key generation, the console's first step, timed on its own.
+  const keygen: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    generateVmKeyPair(`k${i}`);
+    keygen.push(performance.now() - t);
+  }
+  results.keygenMs = +median(keygen).toFixed(2);
+
+  conA = await startConsole({});
+  // Warm-up, not counted: the first create pays for pg-boss's first fetch, docker.info() and JIT.
+  const warm = await conA.create(`warm-${RUN_ID}`);
+  await conA.destroy(warm.vmId);
+  const warmBare = await bareDockerode();
+  await removeContainer(warmBare.id);
+  results.warmup = { consoleMs: Math.round(warm.ms), bareMs: Math.round(warmBare.ms) };
+
+  const consoleRuns: ConsoleRun[] = [];
+  const bareRuns: BareRun[] = [];
+  const cliRuns: BareRun[] = [];
+  const providerRuns: ProviderRun[] = [];
+  const destroyMs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const bare = await bareDockerode();
+    bareRuns.push(bare);
+    await removeContainer(bare.id);
+    if (hasDockerCli) {
+      const cli = await bareCli();
+      cliRuns.push(cli);
+      await removeContainer(cli.id);
+    }
+    const p = await providerAlone(`prov-${i}`);
+    providerRuns.push(p);
+    await provider.destroy(p.ref, () => {}, new AbortController().signal);
+    const c = await conA.create(`bench-${i}`);
+    consoleRuns.push(c);
+    destroyMs.push(await conA.destroy(c.vmId));
+    process.stderr.write(`run ${i + 1}/${RUNS}: console ${secs(c.ms)} s, bare ${secs(bare.ms)} s\n`);
+  }
+  await sleep(500); // the last engine events
+  const consoleSteps = await Promise.all(consoleRuns.map((r) => breakdown(conA!, ev, r)));
+  const bareSteps = bareRuns.map((r) => bareBreakdown(ev, r));
+  const cliSteps = cliRuns.map((r) => bareBreakdown(ev, r));
+  const providerSteps = providerRuns.map((r) => providerBreakdown(ev, r));
+  const consoleMs = consoleRuns.map((r) => r.ms);
+  const bareMs = bareRuns.map((r) => r.ms);
+  const ratio = +(median(consoleMs) / median(bareMs)).toFixed(2);
+  results.serial = {
+    consoleMs: consoleMs.map(Math.round), bareDockerodeMs: bareMs.map(Math.round), bareCliMs: cliRuns.map((r) => Math.round(r.ms)),
+    providerAloneMs: providerRuns.map((r) => Math.round(r.ms)), ratio, destroyMs: destroyMs.map(Math.round),
+    runningSeenVia: consoleRuns.map((r) => r.via),
+    bareProbes: bareRuns.map((r) => r.probes),
+    consoleSteps, providerSteps, bareSteps, cliSteps,
+    consoleStepsP50: medians(consoleSteps), providerStepsP50: medians(providerSteps), bareStepsP50: medians(bareSteps),
+    cliStepsP50: cliSteps.length ? medians(cliSteps) : null,
+  };
+
+  process.stderr.write(`${CONCURRENT} concurrent, provision concurrency 2\n`);
+  const conc2 = await concurrentConsole(conA, `c2-${RUN_ID}`);
+  results.concurrentDefault = conc2;
+  results.anomaliesA = conA.anomalies;
+  await conA.close();
+  conA = null;
+
+  process.stderr.write(`${CONCURRENT} concurrent, provision concurrency ${CONCURRENT}\n`);
+  conB = await startConsole({ VM_PROVISION_CONCURRENCY: String(CONCURRENT) });
+  const warmB = await conB.create(`warm-${RUN_ID}`);
+  await conB.destroy(warmB.vmId);
+  const concN = await concurrentConsole(conB, `c${CONCURRENT}-${RUN_ID}`);
+  results.concurrentWide = concN;
+  results.anomaliesB = conB.anomalies;
+  await conB.close();
+  conB = null;
+
+  process.stderr.write(`${CONCURRENT} concurrent bare containers\n`);
+  const concBare = await concurrentBare();
+  results.concurrentBare = concBare;
+  results.loadAtEnd = os.loadavg().map((x) => +x.toFixed(2));
+
+  // ---------------------------------------------------------------- tables
+  const row = (measure: string, xs: number[], vs: string) => ({ measure, 'p50 s': secs(median(xs)), 'range s': range(xs), 'vs bare': vs });
+  const vs = (xs: number[]) => `${(median(xs) / median(bareMs)).toFixed(2)}×`;
+  const serialRows = [
+    row('bare container, dockerode create + start → banner', bareMs, '1.00×'),
+    ...(cliRuns.length ? [row('bare container, `docker run -d` + `docker port` → banner', cliRuns.map((r) => r.ms), vs(cliRuns.map((r) => r.ms)))] : []),
+    row('DockerProvider.create alone (no queue, no DB) → banner', providerRuns.map((r) => r.ms), vs(providerRuns.map((r) => r.ms))),
+    row('console: POST /api/vms → running, nothing in flight', consoleRuns.map((r) => r.runningAt - r.postAt), vs(consoleRuns.map((r) => r.runningAt - r.postAt))),
+    row('console: POST /api/vms → running + banner', consoleMs, `**${ratio}×**`),
+    row('console: destroy → destroyed', destroyMs, '-'),
+  ];
+  const c = medians(consoleSteps);
+  const p = medians(providerSteps);
+  const b = medians(bareSteps);
+  const k = cliSteps.length ? medians(cliSteps) : null;
+  const stepRows = [
+    { step: 'POST → 202 (admission transaction)', console: c.admission, provider: '-', dockerode: '-', 'docker CLI': '-' },
+    { step: '202 → worker\'s first line (queue poll)', console: c.queue, provider: '-', dockerode: '-', 'docker CLI': '-' },
+    { step: '→ container created (keys, DB, engine lookups)', console: c.beforeContainer, provider: p.beforeContainer, dockerode: b.beforeContainer, 'docker CLI': k?.beforeContainer ?? '-' },
+    { step: 'created → started (key copy, start)', console: c.createToStart, provider: p.createToStart, dockerode: b.createToStart, 'docker CLI': k?.createToStart ?? '-' },
+    { step: 'started → banner seen', console: c.startToBanner, provider: p.startToBanner, dockerode: b.startToBanner, 'docker CLI': k?.startToBanner ?? '-' },
+    { step: 'host keys read (exec cat)', console: c.hostKeys, provider: p.hostKeys, dockerode: '-', 'docker CLI': '-' },
+    { step: 'exec done → "Create done" / returned', console: c.record, provider: p.record, dockerode: '-', 'docker CLI': '-' },
+    { step: '"Create done" → vm:updated at the client', console: c.publish, provider: '-', dockerode: '-', 'docker CLI': '-' },
+    { step: 'client\'s own banner check', console: c.clientBanner, provider: p.clientBanner, dockerode: '-', 'docker CLI': '-' },
+    { step: 'total', console: c.total, provider: p.total, dockerode: b.total, 'docker CLI': k?.total ?? '-' },
+    // sshd's first boot (host key generation) varies by seconds on a loaded machine and is the
+    // same work for every row; without it the rows compare what each path adds.
+    { step: 'total without started → banner', console: c.besidesBoot, provider: p.besidesBoot, dockerode: b.besidesBoot, 'docker CLI': k?.besidesBoot ?? '-' },
+  ];
+  const concRow = (measure: string, r: { p50: number; p99: number; allReadyMs: number }) =>
+    ({ measure, 'per-VM p50 s': secs(r.p50), 'per-VM p99 s': secs(r.p99), 'all ready s': secs(r.allReadyMs) });
+  const concRows = [
+    concRow(`${CONCURRENT} bare containers at once (dockerode)`, concBare),
+    concRow(`${CONCURRENT} console creates, VM_PROVISION_CONCURRENCY=2 (default)`, conc2),
+    concRow(`${CONCURRENT} console creates, VM_PROVISION_CONCURRENCY=${CONCURRENT}`, concN),
+  ];
+
+  console.log(`\nVMs: one dockerd, ${os.cpus().length} cores, ${RUNS} interleaved runs (median and range), image ${IMAGE}, 1 vCPU / 512 MB / 5 GB\n`);
+  printTable(serialRows);
+  console.log(`\nWhere the time goes, ms (median of ${RUNS} per step; from dockerd's events and the job's event times)\n`);
+  printTable(stepRows);
+  console.log(`\nConcurrent creates (each timed from its own request to its banner)\n`);
+  printTable(concRows);
+  writeResults('vms', results);
+} finally {
+  await conA?.close().catch((err) => console.error(err));
+  await conB?.close().catch((err) => console.error(err));
+  ev.close();
+  await removeContainersLabelled(docker, `${BENCH_LABEL}=${RUN_ID}`);
+  await removeContainersLabelled(docker, `${CONSOLE_LABEL}=bench-${RUN_ID}`);
+}
+process.exit(0);

@@ -1,0 +1,7 @@
+import Root from './progress.svelte';
+
+export {
+  Root,
+  //
+  Root as Progress,
+};
