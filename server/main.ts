@@ -32,6 +32,14 @@ async function main() {
       process.exit(0);
     }
   };
+  // Ctrl-C reaches the whole process group, so the embedded Postgres may stop at the same time
+  // as we do and end connections under us ("terminating connection due to administrator
+  // command", 57P01). While shutting down that is expected, not a crash.
+  process.on('uncaughtException', (err) => {
+    if (stopping && (err as { code?: string }).code === '57P01') return;
+    console.error(err);
+    process.exit(1);
+  });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 

@@ -51,6 +51,7 @@ export const VM_OPS_DEAD_LETTER = 'vm-operations-dead';
 export class VmQueue {
   private readonly boss: PgBoss;
   private provisionsRunning = 0;
+  private databaseGoneAt = 0;
   private readonly provisionWaiters: Array<() => void> = [];
 
   constructor(
@@ -68,7 +69,16 @@ export class VmQueue {
       useListenNotify: true,
       ...(opts.superviseSeconds ? { superviseIntervalSeconds: opts.superviseSeconds, monitorIntervalSeconds: opts.superviseSeconds } : {}),
     });
-    this.boss.on('error', (err) => this.log.error({ err: (err as Error).message }, 'queue error'));
+    this.boss.on('error', (err) => {
+      // The database going away (a shutdown, a restart) ends every queue connection at once:
+      // one line, not one per connection; pg-boss reconnects when it is back.
+      if ((err as { code?: string }).code === '57P01') {
+        if (Date.now() - this.databaseGoneAt > 10_000) this.log.warn('queue connections closed by the database (shutdown or restart)');
+        this.databaseGoneAt = Date.now();
+        return;
+      }
+      this.log.error({ err: (err as Error).message }, 'queue error');
+    });
   }
 
   async start(): Promise<void> {

@@ -61,4 +61,11 @@ test('create a VM, watch it provision live, see it running, open a shell in it, 
 
   await page.goto('/vms');
   await expect(page.locator(`[data-testid="vm-row"][data-vm-id="${made[0]}"]`)).toHaveCount(0);
+
+  // The administrators' views of the same history.
+  await page.goto('/admin/vms');
+  await expect(page.getByTestId('vms-by-state')).toContainText('destroyed');
+  await shootBothThemes(page, 'admin-vms', () => expect(page.getByTestId('vm-capacity')).toBeVisible());
+  await page.goto('/admin/operations');
+  await shootBothThemes(page, 'admin-operations', () => expect(page.getByTestId('queue-queued')).toBeVisible());
 });
