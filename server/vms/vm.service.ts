@@ -136,7 +136,8 @@ export class VmService {
   /**
    * Forced destroy (administrators): the record is marked destroyed and everything queued for
    * it discarded, whatever the provider says — for a machine the provider cannot remove or a
-   * provider that is gone. A best-effort destroy is still queued so the machine does not linger.
+   * provider that is gone. A machine left behind carries the VM's label, so the reconciler
+   * removes it as an orphan once its provider answers.
    */
   async forceDestroy(admin: User, vmId: string): Promise<VmRow> {
     if (admin.role !== 'admin') throw forbidden('Only administrators can force a destroy');

@@ -229,6 +229,19 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
     await until(vm.id, (v) => v.state === 'destroyed' && settled(v));
   });
 
+  it("an admin's forced destroy removes the record whatever the provider says; the reconciler then removes the container", async () => {
+    const { vm } = await create('forced');
+    await until(vm.id, (v) => v.state === 'running' && settled(v));
+    expect((await alice.post(`/api/vms/${vm.id}/actions`, { action: 'destroy', force: true })).status).toBe(403);
+    const forced = await admin.post(`/api/vms/${vm.id}/actions`, { action: 'destroy', force: true });
+    expect(forced.status, forced.text).toBe(200);
+    expect(forced.json).toMatchObject({ vm: { state: 'destroyed' }, jobId: null });
+    expect(await containersOf(vm.id)).toHaveLength(1);
+    const report = (await admin.post('/api/admin/vms/reconcile')).json;
+    expect(report.orphansDestroyed).toContain(vm.id);
+    expect(await containersOf(vm.id)).toEqual([]);
+  });
+
   it('refuses a create past the host capacity with the limit, requested, used and max', async () => {
     const r = await alice.post('/api/vms', { name: 'huge', vcpus: 1, memoryMb: 65536, diskGb: 5 });
     expect(r.status).toBe(403);
