@@ -96,7 +96,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   api.use(projectRoutes(projects));
   api.use(terminals.routes);
   api.use(...ssh.routes);
-  if (vms) api.use(vms.routes);
+  if (vms) api.use(...vms.routes);
   api.use(jobRoutes(jobs, eventRepo));
   api.use(auditRoutes(audit));
   api.use((_req, _res, next) => next(notFound('API route')));

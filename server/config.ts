@@ -81,6 +81,14 @@ const schema = z.object({
   VM_LIFECYCLE_SECONDS: intFrom(60, 1),
   /** Minutes before an auto-stop or an expiry that its warning is sent. */
   VM_WARNING_MINUTES: intFrom(10, 0),
+  /** Credits a new account starts with. */
+  CREDITS_STARTING_GRANT: intFrom(100, 0),
+  /** A provision that fails for good gives its credits back (true) or keeps them, as clouds do (false). */
+  CREDITS_REFUND_ON_FAILURE: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+  /** A hold not resolved within this long is voided by the sweeper. */
+  CREDITS_HOLD_TTL_MINUTES: intFrom(120, 1),
+  /** How often the auditor recomputes the ledger's cached numbers. */
+  CREDITS_AUDIT_MINUTES: intFrom(60, 1),
   OVH_ENDPOINT: z.string().url().default('https://eu.api.ovh.com/1.0'),
   OVH_APPLICATION_KEY: z.string().optional(),
   OVH_APPLICATION_SECRET: z.string().optional(),

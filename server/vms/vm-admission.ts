@@ -20,7 +20,11 @@ export interface AdmissionRequest {
  * (the ledger); this server's own limit is the capacity of the local Docker host.
  */
 export interface VmAdmission {
+  /** Work before the admission transaction (an account made on first use). */
+  prepare?(req: AdmissionRequest): Promise<void>;
   admit(c: pg.PoolClient, req: AdmissionRequest): Promise<void>;
+  /** The admitted VM's row and its create exist now (same transaction): record what refers to them. */
+  placed?(c: pg.PoolClient, vmId: string, jobId: string): Promise<void>;
 }
 
 export interface CapacityLimits {
@@ -87,5 +91,13 @@ export class AdmissionChain implements VmAdmission {
 
   async admit(c: pg.PoolClient, req: AdmissionRequest): Promise<void> {
     for (const step of this.steps) await step.admit(c, req);
+  }
+
+  async prepare(req: AdmissionRequest): Promise<void> {
+    for (const step of this.steps) await step.prepare?.(req);
+  }
+
+  async placed(c: pg.PoolClient, vmId: string, jobId: string): Promise<void> {
+    for (const step of this.steps) await step.placed?.(c, vmId, jobId);
   }
 }

@@ -1,21 +1,8 @@
-import type { User } from '../../src/lib/shared/auth.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { VmLifecycleRules, VmService } from './vm.service.ts';
+import type { VmService } from './vm.service.ts';
 import type { VmRepository, VmRow } from './vm.repository.ts';
-
-/**
- * Lifecycle rules per tier, applied when a VM is admitted (a later tier change does not
- * shorten a VM's life retroactively). The ledger's tiers take these over.
- */
-export const TIER_LIFECYCLE: Record<string, VmLifecycleRules> = {
-  free: { autoStopMinutes: 60, lifetimeHours: 24 },
-  pro: { autoStopMinutes: null, lifetimeHours: null },
-  unlimited: { autoStopMinutes: null, lifetimeHours: null },
-};
-
-export const lifecycleFor = (user: User): VmLifecycleRules => TIER_LIFECYCLE[user.tier] ?? TIER_LIFECYCLE.free;
 
 export interface LifecycleOptions {
   /** How long before an auto-stop or expiry its warning is sent. */

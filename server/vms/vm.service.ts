@@ -6,6 +6,7 @@ import type { AuditLog } from '../platform/audit.ts';
 import { withTransaction, type Db, type Queryable } from '../platform/db.ts';
 import { AppError, conflict, forbidden, notFound, validationFailed } from '../platform/errors.ts';
 import { ACTION_RULES, checkRequest } from '../../src/lib/shared/vm-state.ts';
+import { IdempotencyKeys, type IdempotencyRequest, type StoredAnswer } from './idempotency-keys.ts';
 import type { VmAdmission } from './vm-admission.ts';
 import type { VmOperationRow, VmRepository, VmRow } from './vm.repository.ts';
 import type { VmOpPayload } from './vm-queue.ts';
@@ -37,6 +38,8 @@ export interface VmServiceOptions {
   sshUser(provider: string): string;
   lifecycleFor(user: User): VmLifecycleRules;
   limits: { vcpus: [number, number]; memoryMb: [number, number]; diskGb: [number, number] };
+  /** A forced destroy removed the record (the ledger gives back a hold still open). */
+  onForceDestroyed?(vm: VmRow): Promise<void>;
 }
 
 export const invalidTransition = (reason: string, vm: VmRow) =>
@@ -60,6 +63,7 @@ export class VmService {
     private readonly audit: AuditLog,
     private readonly admission: VmAdmission,
     private readonly opts: VmServiceOptions,
+    private readonly keys = new IdempotencyKeys(),
   ) {}
 
   /** The VM if `user` may see it (its owner or an admin); 404 otherwise so ids do not leak. */
@@ -69,30 +73,55 @@ export class VmService {
     return vm;
   }
 
-  /** Admits and queues a new VM: 202-style result with the provisioning job. */
-  async create(user: User, raw: unknown): Promise<{ vm: VmRow; jobId: string }> {
+  /**
+   * Admits and queues a new VM; answers 202 with `respond(vm, jobId)`. With an Idempotency-Key
+   * the key is claimed in the same transaction and the answer stored with it, so a retry gets
+   * the first answer (a refusal too: it is stored after its transaction rolled back).
+   */
+  async create(user: User, raw: unknown, respond: (vm: VmRow, jobId: string) => unknown, idem?: IdempotencyRequest | null): Promise<StoredAnswer> {
     const body = this.parseCreate(user, raw);
     const provider = body.provider ?? this.opts.defaultProvider;
     await this.opts.assertUsable(provider);
     const rules = this.opts.lifecycleFor(user);
-    const result = await withTransaction(this.db, async (c) => {
-      await this.admission.admit(c, { user, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb });
-      const vm = await this.vms.insert({
-        name: body.name, ownerId: user.id, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb,
-        image: body.image ?? null, sshUser: this.opts.sshUser(provider), autoStopMinutes: rules.autoStopMinutes,
-        lifetimeHours: rules.lifetimeHours, ephemeral: body.ephemeral ?? false,
-      }, c).catch((err: Error & { code?: string }) => {
-        if (err.code === '23505') throw conflict(`You already have a VM called ${body.name}`);
-        throw err;
+    const req = { user, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb };
+    await this.admission.prepare?.(req);
+    let result: { answer: StoredAnswer; created?: { vm: VmRow; jobId: string } };
+    try {
+      result = await withTransaction(this.db, async (c) => {
+        if (idem) {
+          const earlier = await this.keys.claim(c, user.id, idem);
+          if (earlier) return { answer: earlier };
+        }
+        await this.admission.admit(c, req);
+        const vm = await this.vms.insert({
+          name: body.name, ownerId: user.id, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb,
+          image: body.image ?? null, sshUser: this.opts.sshUser(provider), autoStopMinutes: rules.autoStopMinutes,
+          lifetimeHours: rules.lifetimeHours, ephemeral: body.ephemeral ?? false,
+        }, c).catch((err: Error & { code?: string }) => {
+          if (err.code === '23505') throw conflict(`You already have a VM called ${body.name}`);
+          throw err;
+        });
+        const { jobId } = await this.queueOperation(c, vm, 'create', user.id);
+        await this.admission.placed?.(c, vm.id, jobId);
+        const answer = { status: 202, body: respond(vm, jobId) };
+        if (idem) await this.keys.complete(c, user.id, idem.key, answer);
+        return { answer, created: { vm, jobId } };
       });
-      const { jobId } = await this.queueOperation(c, vm, 'create', user.id);
-      return { vm, jobId };
-    });
-    await this.audit.record({
-      type: 'vm', action: 'vm.create', userId: user.id,
-      metadata: { vmId: result.vm.id, name: body.name, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb, jobId: result.jobId },
-    });
-    return result;
+    } catch (err) {
+      // Refusals are answers too: the same key gets the same refusal.
+      if (idem && err instanceof AppError && [402, 403, 409].includes(err.status) && err.details?.reason !== 'in_progress') {
+        await this.keys.storeRefusal(this.db, user.id, idem, { status: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } } });
+      }
+      throw err;
+    }
+    if (result.created) {
+      const { vm, jobId } = result.created;
+      await this.audit.record({
+        type: 'vm', action: 'vm.create', userId: user.id,
+        metadata: { vmId: vm.id, name: body.name, provider, vcpus: body.vcpus, memoryMb: body.memoryMb, diskGb: body.diskGb, jobId },
+      });
+    }
+    return result.answer;
   }
 
   /** Asks for `action` on a VM: 202-style result with the operation's job, or 409 `invalid_transition`. */
@@ -150,6 +179,7 @@ export class VmService {
       return gone;
     });
     for (const op of open) if (op.queueJobId) await this.queue.discard?.(op.queueJobId, op.id).catch(() => {});
+    await this.opts.onForceDestroyed?.(vm);
     await this.audit.record({ type: 'admin', action: 'vm.force_destroy', severity: 'warning', userId: admin.id, metadata: { vmId, name: vm.name } });
     return vm;
   }

@@ -15,9 +15,15 @@ import { ProviderRegistry, type RegisteredProvider } from '../providers/provider
 import type { SshPool } from '../ssh/ssh-pool.ts';
 import type { Vm } from '../../src/lib/shared/vms.ts';
 import { AdmissionChain, DockerCapacity } from './vm-admission.ts';
+import { IdempotencyKeys } from './idempotency-keys.ts';
 import { VmAccessService } from './vm-access.service.ts';
 import { VmKeyVault } from './vm-keys.ts';
-import { lifecycleFor, VmLifecycle } from './vm-lifecycle.ts';
+import { VmLifecycle } from './vm-lifecycle.ts';
+import { CreditAdmission } from '../credits/credit-admission.ts';
+import { creditRoutes } from '../credits/credits.routes.ts';
+import { CreditsService } from '../credits/credits.service.ts';
+import { LedgerRepository } from '../credits/ledger.repository.ts';
+import { limitsFor } from '../credits/tiers.ts';
 import { VmQueue } from './vm-queue.ts';
 import { VmReconciler } from './vm-reconciler.ts';
 import { VmViews } from './vm-view.ts';
@@ -65,7 +71,12 @@ export async function createVms(d: VmDeps) {
   };
   const sshUser = (provider: string) => c.VM_SSH_USER ?? (provider === 'ovh' ? 'debian' : 'root');
   const capacity = new DockerCapacity({ maxVms: c.VM_CAPACITY_VMS, vcpus: c.VM_CAPACITY_VCPUS, memoryMb: c.VM_CAPACITY_MEMORY_MB });
-  const admission = new AdmissionChain([capacity]);
+  const ledger = new LedgerRepository(d.db);
+  const credits = new CreditsService(d.db, ledger, d.audit, log.child({ module: 'credits' }), {
+    startingGrant: c.CREDITS_STARTING_GRANT, refundOnFailure: c.CREDITS_REFUND_ON_FAILURE,
+  });
+  // Credits and quotas first (the user's own row lock), then this host's capacity.
+  const admission = new AdmissionChain([new CreditAdmission(ledger, { holdTtlMinutes: c.CREDITS_HOLD_TTL_MINUTES }, (id) => credits.ensure(id)), capacity]);
   const retry = {
     provision: { limit: c.VM_PROVISION_ATTEMPTS, delaySeconds: c.VM_PROVISION_RETRY_SECONDS },
     other: { limit: c.VM_ACTION_ATTEMPTS, delaySeconds: c.VM_ACTION_RETRY_SECONDS },
@@ -77,6 +88,7 @@ export async function createVms(d: VmDeps) {
   const worker = new VmWorker(vms, providers, d.runner, vault, d.audit, {
     changed: publish,
     disconnect: (vmId) => late.access?.disconnect(vmId),
+    settled: credits.settled,
   }, log, {
     sshUser,
     retryDelaySeconds: (action) => (action === 'create' ? retry.provision.delaySeconds : retry.other.delaySeconds),
@@ -94,8 +106,12 @@ export async function createVms(d: VmDeps) {
     hasProvider: (name) => providers.has(name),
     assertUsable: async (name) => void (await providers.assertUsable(name)),
     sshUser,
-    lifecycleFor,
+    lifecycleFor: (user) => {
+      const l = limitsFor(user.tier);
+      return { autoStopMinutes: l.autoStopMinutes, lifetimeHours: l.lifetimeHours };
+    },
     limits: SIZE_LIMITS,
+    onForceDestroyed: (vm) => credits.settled(vm, 'destroy', 'succeeded'),
   });
   const access = new VmAccessService(service, vms, vault, d.pool, d.runner, d.jobRepo, d.audit, log, {
     attempts: 0, baseDelayMs: 1000, maxDelayMs: 1000,
@@ -108,6 +124,10 @@ export async function createVms(d: VmDeps) {
   const timers = [
     every(c.VM_RECONCILE_SECONDS * 1000, () => reconciler.reconcile(), log, 'reconcile'),
     every(c.VM_LIFECYCLE_SECONDS * 1000, () => lifecycle.sweep(), log, 'lifecycle sweep'),
+    every(60_000, () => credits.sweep(), log, 'hold sweep'),
+    // Idempotency-Keys are kept at least 24 h (here 48 h) and then forgotten.
+    every(3_600_000, () => new IdempotencyKeys().prune(d.db, 48), log, 'idempotency key prune'),
+    every(c.CREDITS_AUDIT_MINUTES * 60_000, () => credits.runAudit(), log, 'credit audit'),
   ];
   // At start: settle what a previous server left, without delaying the listen.
   void reconciler.reconcile().catch((err) => log.warn({ err: (err as Error).message }, 'first reconcile failed'));
@@ -118,7 +138,8 @@ export async function createVms(d: VmDeps) {
   });
 
   return {
-    routes,
+    routes: [routes, creditRoutes(credits)],
+    credits,
     service,
     access,
     reconciler,

@@ -12,8 +12,9 @@ import type { DockerCapacity } from './vm-admission.ts';
 import type { VmAccessService } from './vm-access.service.ts';
 import type { VmReconciler } from './vm-reconciler.ts';
 import type { VmQueue } from './vm-queue.ts';
-import type { VmViews } from './vm-view.ts';
-import type { VmRepository } from './vm.repository.ts';
+import { idempotencyRequest } from './idempotency-keys.ts';
+import { toVm, type VmViews } from './vm-view.ts';
+import type { VmRepository, VmRow } from './vm.repository.ts';
 import type { VmService } from './vm.service.ts';
 
 const listQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
@@ -79,8 +80,16 @@ export function vmRoutes(d: VmRouteDeps): Router {
   });
 
   r.post('/vms', async (req, res) => {
-    const { vm, jobId } = await d.service.create(currentUser(req), req.body);
-    res.status(202).json({ vm: await d.views.one(vm), jobId });
+    const user = currentUser(req);
+    const idem = idempotencyRequest(req.get('Idempotency-Key'), req.body);
+    // Built inside the create's transaction (and stored with an Idempotency-Key): the VM as
+    // admitted, with its create queued.
+    const respond = (vm: VmRow, jobId: string) => ({
+      vm: toVm(vm, { inFlight: null, queued: ['create'] }, user.username, d.providers.billedWhenStopped(vm.provider)),
+      jobId,
+    });
+    const answer = await d.service.create(user, req.body, respond, idem);
+    res.status(answer.status).json(answer.body);
   });
 
   r.get('/vms/:id', async (req, res) => {

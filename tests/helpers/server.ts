@@ -65,6 +65,7 @@ export function client(base: string, auth: { cookie?: string; token?: string } =
     get: (p: string, extra?: Record<string, string>) => call('GET', p, undefined, extra),
     post: (p: string, body: unknown = {}, extra?: Record<string, string>) => call('POST', p, body, extra),
     patch: (p: string, body: unknown, extra?: Record<string, string>) => call('PATCH', p, body, extra),
+    put: (p: string, body: unknown, extra?: Record<string, string>) => call('PUT', p, body, extra),
     delete: (p: string, extra?: Record<string, string>) => call('DELETE', p, undefined, extra),
   };
 }

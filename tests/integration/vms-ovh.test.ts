@@ -26,12 +26,16 @@ describe('VMs on OVH Public Cloud through the engine (fake OVH API)', () => {
     VM_PROVISION_ATTEMPTS: '1',
     VM_PROVISION_TIMEOUT_SECONDS: '10',
     VM_RECONCILE_SECONDS: '3600',
+    CREDITS_STARTING_GRANT: '100000',
   });
 
   beforeAll(async () => {
     fake = await FakeOvh.start({ buildDelayMs: 150, actionDelayMs: 50 });
     server = await startTestServer(ovhEnv(fake));
     admin = client(server.base, { cookie: await login(server.base) });
+    // The engine is under test here, not the ledger: no quota in the way.
+    const me = (await admin.get('/api/auth/me')).json.user;
+    expect((await admin.put(`/api/admin/users/${me.id}/quota`, { tier: 'unlimited', vcpus: null, memoryMb: null, diskGb: null })).status).toBe(200);
   });
   afterAll(async () => {
     await server?.close();

@@ -24,6 +24,7 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
 
   beforeAll(async () => {
     server = await startTestServer({
+      CREDITS_STARTING_GRANT: '100000',
       VM_PROVISION_RETRY_SECONDS: '1',
       VM_ACTION_RETRY_SECONDS: '1',
       VM_CAPACITY_VMS: '6',
@@ -36,6 +37,9 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
     for (const name of ['alice', 'bob']) {
       const r = await admin.post('/api/admin/users', { username: name, password: `${name}-password-1`, role: 'user', tier: 'pro' });
       expect(r.status).toBe(201);
+      // These tests are about the engine: no quota gets in their way (the ledger's own tests cover quotas).
+      const q = await admin.put(`/api/admin/users/${r.json.user.id}/quota`, { tier: 'unlimited', vcpus: null, memoryMb: null, diskGb: null });
+      expect(q.status, q.text).toBe(200);
     }
     aliceCookie = await login(server.base, 'alice', 'alice-password-1');
     alice = client(server.base, { cookie: aliceCookie });

@@ -1,0 +1,109 @@
+import type pg from 'pg';
+import { AppError } from '../platform/errors.ts';
+import type { AdmissionRequest, VmAdmission } from '../vms/vm-admission.ts';
+import type { AccountRow, LedgerRepository } from './ledger.repository.ts';
+import { vmCost } from './pricing.ts';
+import { limitsFor, type QuotaLimits } from './tiers.ts';
+
+/** One reason a create would be refused, with what it asked, what is used and the limit. */
+export interface Refusal {
+  code: 'insufficient_credits' | 'quota_exceeded';
+  limit: 'credits' | keyof QuotaLimits;
+  requested: number;
+  used: number;
+  max: number;
+  message: string;
+}
+
+/** Every reason a create of `req` would be refused now, judged on `account` (the quote uses this too). */
+export function refusals(account: AccountRow, limits: QuotaLimits, req: Omit<AdmissionRequest, 'user' | 'provider'>, cost: number): Refusal[] {
+  const out: Refusal[] = [];
+  const balance = account.posted - account.held;
+  if (balance < cost) {
+    out.push({
+      code: 'insufficient_credits', limit: 'credits', requested: cost, used: account.held, max: balance,
+      message: `This VM costs ${cost} credits and ${balance} are available${account.held ? ` (${account.held} held for VMs being provisioned)` : ''}`,
+    });
+  }
+  const check = (limit: keyof QuotaLimits, what: string, requested: number, used: number) => {
+    const max = limits[limit];
+    if (max !== null && used + requested > max) {
+      out.push({ code: 'quota_exceeded', limit, requested, used, max, message: `${what}: ${used} of ${max} in use, this VM needs ${requested}` });
+    }
+  };
+  check('maxVms', 'VMs', 1, account.vms);
+  check('maxRunning', 'Running VMs', 1, account.running);
+  check('vcpus', 'vCPUs', req.vcpus, account.vcpus);
+  check('memoryMb', 'Memory (MB)', req.memoryMb, account.memoryMb);
+  check('diskGb', 'Disk (GB)', req.diskGb, account.diskGb);
+  return out;
+}
+
+export function refusalError(r: Refusal): AppError {
+  const { code, limit, requested, used, max } = r;
+  return new AppError(code === 'insufficient_credits' ? 402 : 403, code, r.message, { limit, requested, used, max });
+}
+
+export interface CreditAdmissionOptions {
+  /** How long a hold lives before the sweeper voids it (a provision that never reported back). */
+  holdTtlMinutes: number;
+}
+
+/**
+ * Credits and quotas at admission, in ONE guarded UPDATE of the user's account row: it checks
+ * the balance and every quota counter and places the hold, or changes nothing. Under READ
+ * COMMITTED a racing admission waits on the row lock and re-checks the WHERE against the
+ * committed counters (which the VM insert's trigger moved in the winner's transaction), so
+ * exactly as many creates pass as fit. The hold row and its entry follow in the same
+ * transaction; the VM row, its create and its job are inserted by the caller after this.
+ */
+export class CreditAdmission implements VmAdmission {
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly opts: CreditAdmissionOptions,
+    /** Makes the account (with its starting grant) on first use. */
+    private readonly ensureAccount: (userId: string) => Promise<void>,
+  ) {}
+
+  async prepare(req: AdmissionRequest): Promise<void> {
+    await this.ensureAccount(req.user.id);
+  }
+
+  async admit(c: pg.PoolClient, req: AdmissionRequest): Promise<void> {
+    const userId = req.user.id;
+    await this.ledger.ensureAccount(userId, c);
+    const limits = limitsFor(req.user.tier, await this.ledger.overrides(userId, c));
+    const cost = vmCost(req);
+    const { rowCount } = await c.query(
+      `UPDATE credit_accounts SET held = held + $2, updated_at = now()
+       WHERE user_id = $1 AND posted - held >= $2
+         AND ($3::int IS NULL OR vms + 1 <= $3) AND ($4::int IS NULL OR running + 1 <= $4)
+         AND ($5::int IS NULL OR vcpus + $6 <= $5) AND ($7::int IS NULL OR memory_mb + $8 <= $7)
+         AND ($9::int IS NULL OR disk_gb + $10 <= $9)`,
+      [userId, cost, limits.maxVms, limits.maxRunning, limits.vcpus, req.vcpus, limits.memoryMb, req.memoryMb, limits.diskGb, req.diskGb],
+    );
+    if (rowCount !== 1) {
+      // Refused: say why, from the row as it is now (the same lock the racers waited on).
+      const account = (await this.ledger.account(userId, c))!;
+      const why = refusals(account, limits, req, cost);
+      throw refusalError(why[0] ?? { code: 'quota_exceeded', limit: 'maxVms', requested: 1, used: account.vms, max: limits.maxVms ?? 0, message: 'A quota does not allow this VM' });
+    }
+    pendingHolds.set(c, { userId, cost, ttl: this.opts.holdTtlMinutes });
+  }
+
+  /** Called by the create once the VM row exists: the hold row and its entry, in the same transaction. */
+  async placed(c: pg.PoolClient, vmId: string, jobId: string): Promise<void> {
+    const pending = pendingHolds.get(c);
+    if (!pending) return;
+    pendingHolds.delete(c);
+    const holdId = await this.ledger.insertHold(c, pending.userId, vmId, pending.cost, pending.ttl);
+    await c.query(
+      `INSERT INTO credit_entries (user_id, kind, held_delta, reason, actor_id, vm_id, job_id, hold_id)
+       VALUES ($1, 'hold', $2, $3, $1, $4, $5, $6)`,
+      [pending.userId, pending.cost, `held for provisioning`, vmId, jobId, holdId],
+    );
+  }
+}
+
+/** Holds admitted on a transaction whose VM row is not inserted yet (keyed by the transaction's client). */
+const pendingHolds = new WeakMap<pg.PoolClient, { userId: string; cost: number; ttl: number }>();
