@@ -59,7 +59,8 @@ CREATE TABLE idempotency_keys (
   key text NOT NULL,
   request_hash text NOT NULL,
   response_status integer,
-  response_body jsonb,
+  -- json, not jsonb: a replay must be byte-identical to the first answer (jsonb reorders keys).
+  response_body json,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, key)
 );
