@@ -13,6 +13,17 @@ export interface AuditEntry {
 }
 
 /** Appends to the audit feed. A failed audit write is logged, never allowed to fail the action it records. */
+export interface AuditFilter {
+  userId?: string;
+  before?: number;
+  type?: string;
+  severity?: string;
+  /** Actions starting with this (`vm.` for every VM action). */
+  action?: string;
+  since?: string;
+  until?: string;
+}
+
 export class AuditLog {
   constructor(private readonly db: Queryable, private readonly log: Logger) {}
 
@@ -27,12 +38,18 @@ export class AuditLog {
     }
   }
 
-  async list(opts: { userId?: string; before?: number; limit: number }) {
+  /** Newest first, with optional filters (type, severity, action prefix, user, time window). */
+  async list(opts: AuditFilter & { limit: number }) {
     const { rows } = await this.db.query(
-      `SELECT id, type, action, severity, metadata, user_id AS "userId", created_at AS "createdAt"
-       FROM audit_events WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::bigint IS NULL OR id < $2)
-       ORDER BY id DESC LIMIT $3`,
-      [opts.userId ?? null, opts.before ?? null, opts.limit],
+      `SELECT e.id, e.type, e.action, e.severity, e.metadata, e.user_id AS "userId", u.username, e.created_at AS "createdAt"
+       FROM audit_events e LEFT JOIN users u ON u.id = e.user_id
+       WHERE ($1::uuid IS NULL OR e.user_id = $1) AND ($2::bigint IS NULL OR e.id < $2)
+         AND ($4::text IS NULL OR e.type = $4) AND ($5::text IS NULL OR e.severity = $5)
+         AND ($6::text IS NULL OR e.action LIKE $6 || '%') AND ($7::timestamptz IS NULL OR e.created_at >= $7)
+         AND ($8::timestamptz IS NULL OR e.created_at < $8)
+       ORDER BY e.id DESC LIMIT $3`,
+      [opts.userId ?? null, opts.before ?? null, opts.limit, opts.type ?? null, opts.severity ?? null,
+        opts.action ? opts.action.replace(/[\\%_]/g, (c) => `\\${c}`) : null, opts.since ?? null, opts.until ?? null],
     );
     return { events: rows, next: rows.length === opts.limit ? rows[rows.length - 1].id : null };
   }

@@ -165,6 +165,20 @@ describe('credit ledger, quotas and admission (real Postgres)', () => {
     expect((await c.post('/api/admin/credits/audit')).status).toBe(403);
   });
 
+  it('the audit feed filters by type, action, severity and user; users see only their own events', async () => {
+    const { id, c } = await newUser(100);
+    await c.post('/api/vms', { name: 'audited', vcpus: 1, memoryMb: 512, diskGb: 10 });
+    const own = (await c.get('/api/events?type=vm&action=vm.create')).json.events;
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({ type: 'vm', action: 'vm.create', userId: id, severity: 'info' });
+    expect((await c.get('/api/events?type=admin')).json.events).toEqual([]);
+    const grants = (await admin.get(`/api/admin/events?action=credits.adjust&type=admin`)).json.events;
+    expect(grants.some((e: { metadata: { userId: string } }) => e.metadata.userId === id)).toBe(true);
+    const byUser = (await admin.get(`/api/admin/events?user=${id}`)).json.events;
+    expect(byUser.every((e: { userId: string }) => e.userId === id)).toBe(true);
+    expect((await admin.get('/api/admin/events?severity=loud')).status).toBe(400);
+  });
+
   it('admins grant and take back credits with a reason, never below zero', async () => {
     const { id, c } = await newUser(50);
     expect((await admin.post(`/api/admin/users/${id}/credits`, { amount: -60, reason: 'oops' })).status).toBe(409);
