@@ -91,6 +91,38 @@ export class CreditAdmission implements VmAdmission {
     pendingHolds.set(c, { userId, cost, ttl: this.opts.holdTtlMinutes });
   }
 
+  /**
+   * A start must fit the running, vCPU and memory quotas of the VM's owner. Judged under the
+   * account's row lock against the counters plus starts already queued for the owner's
+   * stopped VMs (they count once the worker starts them), so two starts asked at once cannot
+   * both pass a limit only one fits.
+   */
+  async allowStart(c: pg.PoolClient, vm: { ownerId: string | null; vcpus: number; memoryMb: number }): Promise<void> {
+    if (!vm.ownerId) return;
+    await this.ledger.ensureAccount(vm.ownerId, c);
+    const { rows: users } = await c.query(`SELECT tier, quota_overrides AS o FROM users WHERE id = $1`, [vm.ownerId]);
+    if (!users[0]) return;
+    const limits = limitsFor(users[0].tier, users[0].o);
+    const { rows } = await c.query(
+      `SELECT a.running + q.n AS running, a.vcpus + q.cpu AS vcpus, a.memory_mb + q.mem AS "memoryMb"
+       FROM (SELECT * FROM credit_accounts WHERE user_id = $1 FOR UPDATE) a,
+            (SELECT count(*)::int AS n, COALESCE(sum(v.vcpus), 0)::int AS cpu, COALESCE(sum(v.memory_mb), 0)::int AS mem
+             FROM vm_operations o JOIN vms v ON v.id = o.vm_id
+             WHERE v.owner_id = $1 AND o.action = 'start' AND o.status = 'queued' AND v.state IN ('stopped', 'error')) q`,
+      [vm.ownerId],
+    );
+    const used = rows[0];
+    const over = ([
+      ['maxRunning', 'Running VMs', 1, used.running],
+      ['vcpus', 'vCPUs', vm.vcpus, used.vcpus],
+      ['memoryMb', 'Memory (MB)', vm.memoryMb, used.memoryMb],
+    ] as const).find(([limit, , requested, inUse]) => limits[limit] !== null && inUse + requested > limits[limit]!);
+    if (over) {
+      const [limit, what, requested, inUse] = over;
+      throw refusalError({ code: 'quota_exceeded', limit, requested, used: inUse, max: limits[limit]!, message: `${what}: ${inUse} of ${limits[limit]} in use, starting this VM needs ${requested}` });
+    }
+  }
+
   /** Called by the create once the VM row exists: the hold row and its entry, in the same transaction. */
   async placed(c: pg.PoolClient, vmId: string, jobId: string): Promise<void> {
     const pending = pendingHolds.get(c);

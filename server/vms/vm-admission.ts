@@ -23,6 +23,8 @@ export interface VmAdmission {
   /** Work before the admission transaction (an account made on first use). */
   prepare?(req: AdmissionRequest): Promise<void>;
   admit(c: pg.PoolClient, req: AdmissionRequest): Promise<void>;
+  /** A start of a stopped VM, judged in the request's transaction (quotas on running VMs). */
+  allowStart?(c: pg.PoolClient, vm: { ownerId: string | null; vcpus: number; memoryMb: number }): Promise<void>;
   /** The admitted VM's row and its create exist now (same transaction): record what refers to them. */
   placed?(c: pg.PoolClient, vmId: string, jobId: string): Promise<void>;
 }
@@ -95,6 +97,10 @@ export class AdmissionChain implements VmAdmission {
 
   async prepare(req: AdmissionRequest): Promise<void> {
     for (const step of this.steps) await step.prepare?.(req);
+  }
+
+  async allowStart(c: pg.PoolClient, vm: { ownerId: string | null; vcpus: number; memoryMb: number }): Promise<void> {
+    for (const step of this.steps) await step.allowStart?.(c, vm);
   }
 
   async placed(c: pg.PoolClient, vmId: string, jobId: string): Promise<void> {

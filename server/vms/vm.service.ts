@@ -149,6 +149,8 @@ export class VmService {
       }
       const verdict = checkRequest(action, vm.state, inFlight, queued);
       if (!verdict.ok) throw invalidTransition(verdict.reason, vm);
+      // A restart keeps the VM counted as running; a start must fit the running quotas.
+      if (action === 'start') await this.admission.allowStart?.(c, vm);
       const { operation, jobId } = await this.queueOperation(c, vm, action, userId);
       return { vm, operation, jobId };
     });

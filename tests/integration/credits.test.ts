@@ -165,6 +165,23 @@ describe('credit ledger, quotas and admission (real Postgres)', () => {
     expect((await c.post('/api/admin/credits/audit')).status).toBe(403);
   });
 
+  it('a start must fit the running quota: of two starts asked at once with room for one, one is refused', async () => {
+    const { c } = await newUser(1000, { maxVms: 2, maxRunning: 1 });
+    const make = async (name: string) => {
+      const r = await c.post('/api/vms', { name, vcpus: 1, memoryMb: 512, diskGb: 10 });
+      expect(r.status, r.text).toBe(202);
+      await settledVm(c, r.json.vm.id, 'running');
+      expect((await c.post(`/api/vms/${r.json.vm.id}/actions`, { action: 'stop' })).status).toBe(202);
+      await settledVm(c, r.json.vm.id, 'stopped');
+      return r.json.vm.id as string;
+    };
+    const a = await make('a');
+    const b = await make('b');
+    const both = await Promise.all([a, b].map((id) => c.post(`/api/vms/${id}/actions`, { action: 'start' })));
+    expect(both.map((r) => r.status).sort()).toEqual([202, 403]);
+    expect(both.find((r) => r.status === 403)!.json.error).toMatchObject({ code: 'quota_exceeded', details: { limit: 'maxRunning', max: 1 } });
+  });
+
   it('the audit feed filters by type, action, severity and user; users see only their own events', async () => {
     const { id, c } = await newUser(100);
     await c.post('/api/vms', { name: 'audited', vcpus: 1, memoryMb: 512, diskGb: 10 });
