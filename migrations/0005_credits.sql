@@ -50,6 +50,10 @@ CREATE TABLE credit_holds (
 CREATE INDEX credit_holds_pending_idx ON credit_holds (expires_at) WHERE state = 'pending';
 CREATE INDEX credit_holds_vm_idx ON credit_holds (vm_id);
 
+-- Runtime metering (off unless rates are configured): charged up to here, and when the owner
+-- was warned that their credits ran out (the VM is stopped if they still have none later).
+ALTER TABLE vms ADD COLUMN metered_until timestamptz, ADD COLUMN credit_warned_at timestamptz;
+
 -- Per-user limits that replace the tier's (JSON object of limit name → number or null).
 ALTER TABLE users ADD COLUMN quota_overrides jsonb NOT NULL DEFAULT '{}';
 

@@ -87,6 +87,9 @@ const schema = z.object({
   CREDITS_REFUND_ON_FAILURE: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
   /** A hold not resolved within this long is voided by the sweeper. */
   CREDITS_HOLD_TTL_MINUTES: intFrom(120, 1),
+  /** Runtime metering: credits per running hour by tier, e.g. `free:2,pro:1` (unset = off). */
+  CREDITS_RUNTIME_RATES: z.string().regex(/^(\s*[a-z]+\s*:\s*\d+\s*)(,\s*[a-z]+\s*:\s*\d+\s*)*$|^$/, 'tier:credits pairs, comma separated').default('')
+    .transform((v) => Object.fromEntries(v.split(',').filter((x) => x.trim()).map((x) => x.split(':').map((y) => y.trim())).map(([t, n]) => [t, Number(n)])) as Record<string, number>),
   /** How often the auditor recomputes the ledger's cached numbers. */
   CREDITS_AUDIT_MINUTES: intFrom(60, 1),
   OVH_ENDPOINT: z.string().url().default('https://eu.api.ovh.com/1.0'),

@@ -93,9 +93,9 @@ export class CreditAdmission implements VmAdmission {
 
   /**
    * A start must fit the running, vCPU and memory quotas of the VM's owner. Judged under the
-   * account's row lock against the counters plus starts already queued for the owner's
-   * stopped VMs (they count once the worker starts them), so two starts asked at once cannot
-   * both pass a limit only one fits.
+   * account's row lock against the counters plus starts asked for the owner's VMs that are
+   * still stopped (the counters take them once the worker moves the VM to `starting`), so two
+   * starts asked at once cannot both pass a limit only one fits.
    */
   async allowStart(c: pg.PoolClient, vm: { ownerId: string | null; vcpus: number; memoryMb: number }): Promise<void> {
     if (!vm.ownerId) return;
@@ -103,12 +103,17 @@ export class CreditAdmission implements VmAdmission {
     const { rows: users } = await c.query(`SELECT tier, quota_overrides AS o FROM users WHERE id = $1`, [vm.ownerId]);
     if (!users[0]) return;
     const limits = limitsFor(users[0].tier, users[0].o);
+    // Lock first, count after, in two statements: a statement's snapshot is taken when it
+    // starts, so a count in the locking statement would miss what the racer we waited for
+    // committed.
+    await c.query(`SELECT 1 FROM credit_accounts WHERE user_id = $1 FOR UPDATE`, [vm.ownerId]);
     const { rows } = await c.query(
       `SELECT a.running + q.n AS running, a.vcpus + q.cpu AS vcpus, a.memory_mb + q.mem AS "memoryMb"
-       FROM (SELECT * FROM credit_accounts WHERE user_id = $1 FOR UPDATE) a,
+       FROM credit_accounts a,
             (SELECT count(*)::int AS n, COALESCE(sum(v.vcpus), 0)::int AS cpu, COALESCE(sum(v.memory_mb), 0)::int AS mem
              FROM vm_operations o JOIN vms v ON v.id = o.vm_id
-             WHERE v.owner_id = $1 AND o.action = 'start' AND o.status = 'queued' AND v.state IN ('stopped', 'error')) q`,
+             WHERE v.owner_id = $1 AND o.action = 'start' AND o.status IN ('queued', 'running') AND v.state IN ('stopped', 'error')) q
+       WHERE a.user_id = $1`,
       [vm.ownerId],
     );
     const used = rows[0];

@@ -14,6 +14,17 @@ export interface CreditsOptions {
   startingGrant: number;
   /** A provision that failed for good gives its credits back (true) or keeps them charged (false). */
   refundOnFailure: boolean;
+  /** Runtime metering: credits per full running hour, by tier; empty = off. */
+  runtimeRates?: Record<string, number>;
+  /** How long after the "credits ran out" warning a still-unpaid VM is stopped. */
+  runtimeGraceMs?: number;
+}
+
+/** What one metering pass did, for logs and tests. */
+export interface MeterReport {
+  charged: Array<{ vmId: string; credits: number; hours: number }>;
+  warned: string[];
+  stopped: string[];
 }
 
 export interface CreditsView {
@@ -120,6 +131,51 @@ export class CreditsService {
       await this.resolve(vm.id, 'voided', 'VM destroyed before it was provisioned');
     }
   };
+
+  /**
+   * Runtime metering (when rates are set): each running VM is charged its tier's rate per full
+   * hour run since it was last charged, as a `runtime` entry. When the owner cannot pay, they
+   * get a warning event; if they still cannot after the grace period, the VM is stopped.
+   */
+  async meter(stop: (vmId: string, reason: string) => Promise<void>): Promise<MeterReport> {
+    const report: MeterReport = { charged: [], warned: [], stopped: [] };
+    const rates = this.opts.runtimeRates ?? {};
+    if (!Object.values(rates).some((r) => r > 0)) return report;
+    const { rows } = await this.db.query(
+      `SELECT v.id, v.name, v.owner_id AS "ownerId", u.tier, v.credit_warned_at AS "warnedAt",
+              GREATEST(v.running_since, COALESCE(v.metered_until, v.running_since)) AS "from",
+              floor(EXTRACT(EPOCH FROM now() - GREATEST(v.running_since, COALESCE(v.metered_until, v.running_since))) / 3600)::int AS hours
+       FROM vms v JOIN users u ON u.id = v.owner_id WHERE v.state = 'running' AND v.running_since IS NOT NULL`,
+    );
+    for (const vm of rows) {
+      const rate = rates[vm.tier] ?? 0;
+      if (rate <= 0 || vm.hours < 1) continue;
+      const credits = rate * vm.hours;
+      const paid = await withTransaction(this.db, async (c) => {
+        const entry = await this.ledger.apply(c, {
+          userId: vm.ownerId, kind: 'runtime', postedDelta: -credits, vmId: vm.id,
+          reason: `${vm.hours} h running at ${rate} credits/h (${vm.tier})`,
+        });
+        if (!entry) return false;
+        await c.query(`UPDATE vms SET metered_until = $2::timestamptz + make_interval(hours => $3), credit_warned_at = NULL WHERE id = $1`, [vm.id, vm.from, vm.hours]);
+        return true;
+      });
+      if (paid) {
+        report.charged.push({ vmId: vm.id, credits, hours: vm.hours });
+      } else if (!vm.warnedAt) {
+        await this.db.query(`UPDATE vms SET credit_warned_at = now() WHERE id = $1`, [vm.id]);
+        await this.audit.record({
+          type: 'vm', action: 'credits.runtime_exhausted', severity: 'warning', userId: vm.ownerId,
+          metadata: { vmId: vm.id, name: vm.name, owed: credits, message: `Your credits do not cover VM ${vm.name}'s runtime; it will be stopped unless credits are added` },
+        });
+        report.warned.push(vm.id);
+      } else if (Date.now() - new Date(vm.warnedAt).getTime() >= (this.opts.runtimeGraceMs ?? 0)) {
+        await stop(vm.id, `its owner's credits do not cover its runtime (${credits} credits owed)`);
+        report.stopped.push(vm.id);
+      }
+    }
+    return report;
+  }
 
   /** Voids holds past their expiry (a provision that never reported back), each with an audit event. */
   async sweep(): Promise<number> {

@@ -74,6 +74,7 @@ export async function createVms(d: VmDeps) {
   const ledger = new LedgerRepository(d.db);
   const credits = new CreditsService(d.db, ledger, d.audit, log.child({ module: 'credits' }), {
     startingGrant: c.CREDITS_STARTING_GRANT, refundOnFailure: c.CREDITS_REFUND_ON_FAILURE,
+    runtimeRates: c.CREDITS_RUNTIME_RATES, runtimeGraceMs: c.VM_WARNING_MINUTES * 60_000,
   });
   // Credits and quotas first (the user's own row lock), then this host's capacity.
   const admission = new AdmissionChain([new CreditAdmission(ledger, { holdTtlMinutes: c.CREDITS_HOLD_TTL_MINUTES }, (id) => credits.ensure(id)), capacity]);
@@ -117,6 +118,9 @@ export async function createVms(d: VmDeps) {
     attempts: 0, baseDelayMs: 1000, maxDelayMs: 1000,
   });
   late.access = access;
+  const stopUnpaid = async (vmId: string, reason: string) => {
+    await service.request({ system: reason }, vmId, 'stop').catch((err) => log.warn({ vmId, err: (err as Error).message }, 'could not stop an unpaid VM'));
+  };
   const reconciler = new VmReconciler(d.db, vms, providers, d.audit, publish, log, { orphanGraceMs: c.VM_ORPHAN_GRACE_SECONDS * 1000 });
   const lifecycle = new VmLifecycle(d.db, vms, service, d.audit, publish, log, { warningMs: c.VM_WARNING_MINUTES * 60_000 });
 
@@ -124,6 +128,7 @@ export async function createVms(d: VmDeps) {
   const timers = [
     every(c.VM_RECONCILE_SECONDS * 1000, () => reconciler.reconcile(), log, 'reconcile'),
     every(c.VM_LIFECYCLE_SECONDS * 1000, () => lifecycle.sweep(), log, 'lifecycle sweep'),
+    every(c.VM_LIFECYCLE_SECONDS * 1000, () => credits.meter(stopUnpaid), log, 'runtime metering'),
     every(60_000, () => credits.sweep(), log, 'hold sweep'),
     // Idempotency-Keys are kept at least 24 h (here 48 h) and then forgotten.
     every(3_600_000, () => new IdempotencyKeys().prune(d.db, 48), log, 'idempotency key prune'),
@@ -140,6 +145,7 @@ export async function createVms(d: VmDeps) {
   return {
     routes: [routes, creditRoutes(credits)],
     credits,
+    stopUnpaid,
     service,
     access,
     reconciler,

@@ -182,6 +182,35 @@ describe('credit ledger, quotas and admission (real Postgres)', () => {
     expect(both.find((r) => r.status === 403)!.json.error).toMatchObject({ code: 'quota_exceeded', details: { limit: 'maxRunning', max: 1 } });
   });
 
+  it('runtime metering, when rates are set, charges each full running hour and stops a VM whose owner runs out after a warning', async () => {
+    const metered = await startTestServer(env(fake, { CREDITS_RUNTIME_RATES: 'unlimited:5', VM_WARNING_MINUTES: '0', VM_LIFECYCLE_SECONDS: '3600' }));
+    try {
+      const a2 = client(metered.base, { cookie: await login(metered.base) });
+      const { id, c } = await newUser(17 + 12, {}, metered, a2);
+      const r = await c.post('/api/vms', { name: 'meter', vcpus: 1, memoryMb: 512, diskGb: 10 });
+      const vmId = r.json.vm.id as string;
+      await settledVm(c, vmId, 'running');
+      const credits = metered.app.vms!.credits;
+      const stop = metered.app.vms!.stopUnpaid;
+      await metered.db.query(`UPDATE vms SET running_since = now() - interval '2 hours 10 minutes' WHERE id = $1`, [vmId]);
+      expect((await credits.meter(stop)).charged).toEqual([{ vmId, credits: 10, hours: 2 }]);
+      expect((await credits.meter(stop)).charged).toEqual([]); // the same hours are never charged twice
+      expect((await c.get('/api/credits')).json.balance).toBe(2);
+      expect((await c.get('/api/credits/ledger')).json.entries[0]).toMatchObject({ kind: 'runtime', amount: -10, vmId });
+
+      // Another hour it cannot pay: a warning first, then (grace 0) the stop.
+      await metered.db.query(`UPDATE vms SET metered_until = metered_until - interval '1 hour' WHERE id = $1`, [vmId]);
+      expect((await credits.meter(stop)).warned).toEqual([vmId]);
+      expect(JSON.stringify((await c.get('/api/events?action=credits.runtime_exhausted')).json)).toContain(vmId);
+      expect((await credits.meter(stop)).stopped).toEqual([vmId]);
+      await settledVm(c, vmId, 'stopped');
+      const s = (await metered.db.query('SELECT posted, held FROM credit_accounts WHERE user_id = $1', [id])).rows[0];
+      expect(s.posted - s.held).toBe(2);
+    } finally {
+      await metered.close();
+    }
+  });
+
   it('the audit feed filters by type, action, severity and user; users see only their own events', async () => {
     const { id, c } = await newUser(100);
     await c.post('/api/vms', { name: 'audited', vcpus: 1, memoryMb: 512, diskGb: 10 });
