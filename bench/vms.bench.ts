@@ -38,7 +38,11 @@ const PROBE_MS = 20;
 /** Marks the baselines' containers (and the provider-alone ones, via its console id) for cleanup. */
 const BENCH_LABEL = 'vm-orchestrator.bench';
 const RUN_ID = crypto.randomUUID().slice(0, 8);
-const SERVER_ENV = { VM_CAPACITY_VMS: '50', VM_CAPACITY_VCPUS: '64', VM_CAPACITY_MEMORY_MB: '65536' };
+const SERVER_ENV = {
+  VM_CAPACITY_VMS: '50', VM_CAPACITY_VCPUS: '64', VM_CAPACITY_MEMORY_MB: '65536',
+  // Provisioning is measured here, not the ledger: enough credits for every create.
+  CREDITS_STARTING_GRANT: '1000000',
+};
 
 /** Wall-clock milliseconds with sub-millisecond precision (dockerd's events are wall clock too). */
 const wall = () => performance.timeOrigin + performance.now();
@@ -203,6 +207,9 @@ const settled = (vm: Vm) => !vm.status.inFlight && vm.status.queued.length === 0
 /** A bench server with the VM engine on, driven over HTTP and watched over `/jobs` `vm:updated`. */
 async function startConsole(env: Record<string, string>) {
   const s = await benchServer({}, { ...SERVER_ENV, ...env });
+  // …and no quota in the way (the admin is on the free tier: one VM).
+  const me = await s.api('GET', '/api/auth/me');
+  await s.api('PUT', `/api/admin/users/${me.user.id}/quota`, { tier: 'unlimited', maxVms: null, vcpus: null, memoryMb: null, diskGb: null });
   const socket: Socket = await s.socket('/jobs');
   const consoleId: string = (await s.db.query('SELECT id FROM console_identity LIMIT 1')).rows[0].id;
   // Every update is kept: one can arrive before the POST that caused it has returned.

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { AuditLog } from '../platform/audit.ts';
 import { AppError } from '../platform/errors.ts';
 import type { AdmissionRequest, VmAdmission } from '../vms/vm-admission.ts';
 import type { AccountRow, LedgerRepository } from './ledger.repository.ts';
@@ -63,6 +64,7 @@ export class CreditAdmission implements VmAdmission {
     private readonly opts: CreditAdmissionOptions,
     /** Makes the account (with its starting grant) on first use. */
     private readonly ensureAccount: (userId: string) => Promise<void>,
+    private readonly audit: AuditLog,
   ) {}
 
   async prepare(req: AdmissionRequest): Promise<void> {
@@ -139,6 +141,7 @@ export class CreditAdmission implements VmAdmission {
        VALUES ($1, 'hold', $2, $3, $1, $4, $5, $6)`,
       [pending.userId, pending.cost, `held for provisioning`, vmId, jobId, holdId],
     );
+    await this.audit.recordIn(c, { type: 'vm', action: 'credits.hold', userId: pending.userId, metadata: { vmId, holdId, amount: pending.cost } });
   }
 }
 

@@ -89,14 +89,15 @@ export class CreditsService {
     if (!reason.trim()) throw validationFailed('reason is required');
     const user = await this.userRow(userId);
     await this.ensure(userId);
-    const entry = await withTransaction(this.db, (c) => this.ledger.apply(c, {
-      userId, kind: amount > 0 ? 'grant' : 'adjustment', postedDelta: amount, reason: reason.trim(), actorId: admin.id,
-    }));
+    const entry = await withTransaction(this.db, async (c) => {
+      const e = await this.ledger.apply(c, { userId, kind: amount > 0 ? 'grant' : 'adjustment', postedDelta: amount, reason: reason.trim(), actorId: admin.id });
+      if (e) await this.audit.recordIn(c, { type: 'admin', action: 'credits.adjust', userId: admin.id, metadata: { userId, amount, reason } });
+      return e;
+    });
     if (!entry) {
       const a = (await this.ledger.account(userId))!;
       throw new AppError(409, 'conflict', `That would leave ${a.posted - a.held + amount} credits available; the balance cannot go below zero`, { balance: a.posted - a.held });
     }
-    await this.audit.record({ type: 'admin', action: 'credits.adjust', userId: admin.id, metadata: { userId, amount, reason } });
     return this.view(user);
   }
 
@@ -157,6 +158,7 @@ export class CreditsService {
           reason: `${vm.hours} h running at ${rate} credits/h (${vm.tier})`,
         });
         if (!entry) return false;
+        await this.audit.recordIn(c, { type: 'vm', action: 'credits.runtime', userId: vm.ownerId, metadata: { vmId: vm.id, hours: vm.hours, amount: credits } });
         await c.query(`UPDATE vms SET metered_until = $2::timestamptz + make_interval(hours => $3), credit_warned_at = NULL WHERE id = $1`, [vm.id, vm.from, vm.hours]);
         return true;
       });
@@ -233,6 +235,10 @@ export class CreditsService {
           postedDelta: to === 'posted' ? -h.amount : 0, heldDelta: -h.amount, reason, vmId: h.vmId, holdId: h.id,
         });
         if (!entry) throw new Error(`settling hold ${h.id} would overdraw its account`);
+        await this.audit.recordIn(c, {
+          type: 'vm', action: to === 'posted' ? 'credits.post' : 'credits.void', userId: h.userId,
+          metadata: { vmId: h.vmId, holdId: h.id, amount: h.amount, reason },
+        });
       }
       return holds.length > 0;
     });
@@ -248,6 +254,7 @@ export class CreditsService {
         const { rows } = await c.query(`SELECT 1 FROM credit_entries WHERE user_id = $1 AND kind = 'grant' AND actor_id IS NULL LIMIT 1`, [userId]);
         if (!rows.length && this.opts.startingGrant > 0) {
           await this.ledger.apply(c, { userId, kind: 'grant', postedDelta: this.opts.startingGrant, reason: 'starting grant' });
+          await this.audit.recordIn(c, { type: 'system', action: 'credits.grant', userId, metadata: { amount: this.opts.startingGrant, reason: 'starting grant' } });
         }
       });
     }

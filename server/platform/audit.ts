@@ -12,7 +12,6 @@ export interface AuditEntry {
   userId?: string | null;
 }
 
-/** Appends to the audit feed. A failed audit write is logged, never allowed to fail the action it records. */
 export interface AuditFilter {
   userId?: string;
   before?: number;
@@ -24,8 +23,17 @@ export interface AuditFilter {
   until?: string;
 }
 
+/** Appends to the audit feed. A failed audit write is logged, never allowed to fail the action it records. */
 export class AuditLog {
   constructor(private readonly db: Queryable, private readonly log: Logger) {}
+
+  /** Records inside the caller's transaction: the event exists exactly when what it records committed. */
+  async recordIn(q: Queryable, e: AuditEntry): Promise<void> {
+    await q.query(
+      'INSERT INTO audit_events (type, action, severity, metadata, user_id) VALUES ($1, $2, $3, $4, $5)',
+      [e.type, e.action, e.severity ?? 'info', JSON.stringify(e.metadata ?? {}), e.userId ?? null],
+    );
+  }
 
   async record(e: AuditEntry): Promise<void> {
     try {

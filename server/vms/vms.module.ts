@@ -77,7 +77,7 @@ export async function createVms(d: VmDeps) {
     runtimeRates: c.CREDITS_RUNTIME_RATES, runtimeGraceMs: c.VM_WARNING_MINUTES * 60_000,
   });
   // Credits and quotas first (the user's own row lock), then this host's capacity.
-  const admission = new AdmissionChain([new CreditAdmission(ledger, { holdTtlMinutes: c.CREDITS_HOLD_TTL_MINUTES }, (id) => credits.ensure(id)), capacity]);
+  const admission = new AdmissionChain([new CreditAdmission(ledger, { holdTtlMinutes: c.CREDITS_HOLD_TTL_MINUTES }, (id) => credits.ensure(id), d.audit), capacity]);
   const retry = {
     provision: { limit: c.VM_PROVISION_ATTEMPTS, delaySeconds: c.VM_PROVISION_RETRY_SECONDS },
     other: { limit: c.VM_ACTION_ATTEMPTS, delaySeconds: c.VM_ACTION_RETRY_SECONDS },
