@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { QuoteReason } from '../../src/lib/shared/credits.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import { AppError } from '../platform/errors.ts';
 import type { AdmissionRequest, VmAdmission } from '../vms/vm-admission.ts';
@@ -7,14 +8,7 @@ import { vmCost } from './pricing.ts';
 import { limitsFor, type QuotaLimits } from './tiers.ts';
 
 /** One reason a create would be refused, with what it asked, what is used and the limit. */
-export interface Refusal {
-  code: 'insufficient_credits' | 'quota_exceeded';
-  limit: 'credits' | keyof QuotaLimits;
-  requested: number;
-  used: number;
-  max: number;
-  message: string;
-}
+export type Refusal = QuoteReason;
 
 /** Every reason a create of `req` would be refused now, judged on `account` (the quote uses this too). */
 export function refusals(account: AccountRow, limits: QuotaLimits, req: Omit<AdmissionRequest, 'user' | 'provider'>, cost: number): Refusal[] {

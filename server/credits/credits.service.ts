@@ -1,4 +1,5 @@
 import type { User } from '../../src/lib/shared/auth.ts';
+import type { CreditsView } from '../../src/lib/shared/credits.ts';
 import type { AuditLog } from '../platform/audit.ts';
 import { withTransaction, type Db } from '../platform/db.ts';
 import { AppError, notFound, validationFailed } from '../platform/errors.ts';
@@ -27,14 +28,6 @@ export interface MeterReport {
   stopped: string[];
 }
 
-export interface CreditsView {
-  balance: number;
-  posted: number;
-  held: number;
-  tier: string;
-  quota: QuotaLimits;
-  usage: { vms: number; running: number; vcpus: number; memoryMb: number; diskGb: number };
-}
 
 export interface AuditFinding {
   check: string;
