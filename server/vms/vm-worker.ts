@@ -84,12 +84,13 @@ export class VmWorker {
       // The queue aborts an attempt past its timeout and may hand the operation to another
       // attempt: stop waiting here at once, whatever the provider call is doing.
       await untilAborted(this.carryOut(action, vm, provider, out, signal), signal);
-      await this.vms.finishOperation(op.id, 'succeeded', null);
       const final = await this.vms.get(vmId);
+      // Settled before the operation ends: whoever sees it finished sees the charge too.
+      if (final) await this.settle(final, action, 'succeeded');
+      await this.vms.finishOperation(op.id, 'succeeded', null);
       say(`${capitalize(action)} done: the VM is ${final?.state ?? 'gone'}`);
       if (op.jobId && sink) await this.runner.closeJournal(op.jobId, sink, { status: 'success', exitCode: 0 });
       this.hooks.changed(vmId);
-      if (final) await this.hooks.settled?.(final, action, 'succeeded');
     } catch (err) {
       const reason = describe(err);
       if (err instanceof NotApplicable) {
@@ -111,6 +112,7 @@ export class VmWorker {
       say(`Failed after ${attempt.number} attempt${attempt.number === 1 ? '' : 's'}: ${reason}`);
       say('The VM\'s later actions wait until an administrator retries or discards this operation (destroying the VM discards it).');
       const failed = await this.vms.transition(vmId, [rule.during], rule.failed, { statusDetail: `${action} failed: ${reason}` });
+      if (failed) await this.settle(failed, action, 'failed');
       await this.vms.finishOperation(op.id, 'dead', reason);
       if (op.jobId && sink) await this.runner.closeJournal(op.jobId, sink, { status: 'failed', exitCode: null });
       await this.audit.record({
@@ -118,8 +120,16 @@ export class VmWorker {
         metadata: { vmId, operationId: op.id, jobId: op.jobId, attempts: attempt.number, error: reason },
       });
       this.hooks.changed(vmId);
-      if (failed) await this.hooks.settled?.(failed, action, 'failed');
       throw err;
+    }
+  }
+
+  /** The ledger's part; its failure is logged (the auditor and the hold's expiry catch what it left), never the VM's. */
+  private async settle(vm: VmRow, action: VmAction, outcome: 'succeeded' | 'failed'): Promise<void> {
+    try {
+      await this.hooks.settled?.(vm, action, outcome);
+    } catch (err) {
+      this.log.error({ vmId: vm.id, action, outcome, err: (err as Error).message }, 'could not settle the VM operation in the ledger');
     }
   }
 
