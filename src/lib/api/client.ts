@@ -9,13 +9,13 @@ export class ApiError extends Error {
 
 type Fetch = typeof fetch;
 
-async function request<T>(method: string, path: string, body?: unknown, f: Fetch = fetch): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, f: Fetch = fetch, headers: Record<string, string> = {}): Promise<T> {
   let res: Response;
   try {
     res = await f(`/api${path}`, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -33,7 +33,8 @@ async function request<T>(method: string, path: string, body?: unknown, f: Fetch
 /** Typed fetch client for /api. Pass SvelteKit's `fetch` from a load function as the last argument. */
 export const api = {
   get: <T>(path: string, f?: Fetch) => request<T>('GET', path, undefined, f),
-  post: <T>(path: string, body: unknown = {}, f?: Fetch) => request<T>('POST', path, body, f),
+  /** `headers` for the few calls that need one, e.g. `Idempotency-Key` on a create. */
+  post: <T>(path: string, body: unknown = {}, f?: Fetch, headers?: Record<string, string>) => request<T>('POST', path, body, f, headers),
   patch: <T>(path: string, body: unknown, f?: Fetch) => request<T>('PATCH', path, body, f),
   put: <T>(path: string, body: unknown, f?: Fetch) => request<T>('PUT', path, body, f),
   delete: <T>(path: string, f?: Fetch) => request<T>('DELETE', path, undefined, f),

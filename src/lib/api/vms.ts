@@ -1,3 +1,4 @@
+import type { Quote } from '$lib/shared/credits';
 import type { Job } from '$lib/shared/jobs';
 import type {
   CreateVmBody,
@@ -47,6 +48,9 @@ export interface VmReconcileReport {
   providersSkipped?: string[];
 }
 
+/** What a quote is asked for: the size alone (the price does not depend on image or provider). */
+export type VmSize = Pick<CreateVmBody, 'vcpus' | 'memoryMb' | 'diskGb'>;
+
 const vmPath = (id: string) => `/vms/${encodeURIComponent(id)}`;
 
 /** A provisioned VM, as opposed to a host of an environment listed beside it. */
@@ -59,8 +63,14 @@ export const vmsApi = {
   list: (all = false, f?: Fetch) => api.get<VmListItem[]>(all ? '/vms?all=1' : '/vms', f),
   /** What the create dialog needs before the click: providers, limits, images, local capacity. */
   createOptions: (f?: Fetch) => api.get<VmCreateOptions>('/vms/providers', f),
-  create: (body: CreateVmBody) => api.post<{ vm: Vm; jobId: string }>('/vms', body),
-  // The price quote (`POST /api/vms/quote`) joins here when the ledger lands; the create dialog has its slot.
+  /**
+   * With an `idempotencyKey` the server answers a repeat of the same request (a double click, a
+   * retry after a lost answer) with its first answer instead of creating and charging again.
+   */
+  create: (body: CreateVmBody, idempotencyKey?: string) =>
+    api.post<{ vm: Vm; jobId: string }>('/vms', body, undefined, idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined),
+  /** The price of a size and every reason a create of it would be refused now (credits, quotas). */
+  quote: (size: VmSize) => api.post<Quote>('/vms/quote', size),
 
   get: (id: string, f?: Fetch) => api.get<Vm>(vmPath(id), f),
   updateMetadata: (id: string, metadata: Record<string, unknown>) => api.patch<Vm>(vmPath(id), { metadata }),

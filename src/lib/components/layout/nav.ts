@@ -4,6 +4,7 @@ import FolderGitIcon from '@lucide/svelte/icons/folder-git';
 import LayoutDashboardIcon from '@lucide/svelte/icons/layout-dashboard';
 import ListChecksIcon from '@lucide/svelte/icons/list-checks';
 import NetworkIcon from '@lucide/svelte/icons/network';
+import ScrollTextIcon from '@lucide/svelte/icons/scroll-text';
 import ServerIcon from '@lucide/svelte/icons/server';
 import ShieldIcon from '@lucide/svelte/icons/shield';
 import SquareTerminalIcon from '@lucide/svelte/icons/square-terminal';
@@ -26,6 +27,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { href: '/environments', label: 'Environments', icon: NetworkIcon },
   { href: '/vms', label: 'VMs', icon: ServerIcon },
   { href: '/credits', label: 'Credits', icon: CoinsIcon },
+  { href: '/events', label: 'Events', icon: ScrollTextIcon },
   { href: '/admin', label: 'Admin', icon: ShieldIcon, adminOnly: true },
 ];
 
@@ -36,6 +38,7 @@ const OTHER_TITLES: Record<string, string> = {
   '/admin/known-hosts': 'Known hosts',
   '/admin/vms': 'All VMs',
   '/admin/operations': 'VM operations',
+  '/admin/credits': 'Credits of all users',
 };
 
 export function navItemsFor(user: User): NavItem[] {
