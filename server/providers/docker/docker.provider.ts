@@ -2,8 +2,9 @@ import type Docker from 'dockerode';
 import { AppError } from '../../platform/errors.ts';
 import type { ProviderLog, ProviderRef, ProviderStatus, ProviderVm, VmProvider, VmSpec } from '../provider.ts';
 import { assertLoginName, assertPublicKeyLine, authorizeRootKeyBeforeStart, ensureLogin } from './container-login.ts';
-import { containerLogTail } from './container-logs.ts';
-import { containerName, managedLabelFilter, sanitizeVmName, VM_LABEL, vmLabelFilter, vmLabels } from './container-naming.ts';
+import { exitedError, sshTimeout } from './container-failures.ts';
+import { ContainerLookup, missingDetail, vmMissing } from './container-lookup.ts';
+import { containerName, managedLabelFilter, sanitizeVmName, VM_LABEL, vmLabels } from './container-naming.ts';
 import { hostKeyFingerprint, readHostKeys, SshBannerTimeout, waitForSshBanner } from './container-ssh.ts';
 import { LOOPBACK, publishedSshPort, SSH_PORT_KEY, toProviderVm } from './container-state.ts';
 import { assertDockerReachable, describeDockerEndpoint } from './docker-engine.ts';
@@ -29,10 +30,6 @@ export interface DockerProviderOptions {
 
 const STOP_GRACE_SECONDS = 10;
 
-interface Found {
-  container: Docker.Container;
-  info: Docker.ContainerInspectInfo;
-}
 
 /**
  * VMs as local containers of an image that runs sshd, through the Docker Engine API only.
@@ -45,6 +42,7 @@ export class DockerProvider implements VmProvider {
   readonly name = 'docker';
   readonly image: string;
   private readonly docker: Docker;
+  private readonly lookup: ContainerLookup;
   private readonly sshReadyTimeoutMs: number;
   private readonly pidsLimit: number;
   private readonly consoleId: string | undefined;
@@ -56,6 +54,7 @@ export class DockerProvider implements VmProvider {
 
   constructor(options: DockerProviderOptions) {
     this.docker = options.docker;
+    this.lookup = new ContainerLookup(options.docker);
     this.image = options.image ?? DEFAULT_VM_IMAGE;
     this.sshReadyTimeoutMs = options.sshReadyTimeoutMs ?? 60_000;
     this.pidsLimit = options.pidsLimit ?? 512;
@@ -84,10 +83,10 @@ export class DockerProvider implements VmProvider {
     assertPublicKeyLine(spec.sshPublicKey);
     const began = Date.now();
 
-    let container = await this.findByLabel(spec.vmId, log);
+    let container = await this.lookup.findByLabel(spec.vmId, log);
     let keyInPlace = false;
     if (container) {
-      log(`Container ${await this.displayName(container)} exists already for this VM: using it`);
+      log(`Container ${await this.lookup.displayName(container)} exists already for this VM: using it`);
     } else {
       const image = spec.image ?? this.image;
       await this.ensureImage(image, log, signal);
@@ -105,19 +104,19 @@ export class DockerProvider implements VmProvider {
     }
 
     const vm = await this.bringUp(container, spec.vmId, log, signal, began, keyInPlace ? null : { user: spec.sshUser, key: spec.sshPublicKey });
-    const info = await this.inspectOrMissing(container, spec.vmId);
+    const info = await this.lookup.inspectOrMissing(container, spec.vmId);
     return { ...vm, notEnforced: await this.notEnforcedFor(info) };
   }
 
   async start(ref: ProviderRef, log: ProviderLog, signal: AbortSignal): Promise<ProviderVm> {
     signal.throwIfAborted();
-    const { container } = await this.require(ref);
+    const { container } = await this.lookup.require(ref);
     return this.bringUp(container, ref.vmId, log, signal, Date.now(), null);
   }
 
   async stop(ref: ProviderRef, log: ProviderLog, signal: AbortSignal): Promise<ProviderVm> {
     signal.throwIfAborted();
-    const { container, info } = await this.require(ref);
+    const { container, info } = await this.lookup.require(ref);
     const name = info.Name.replace(/^\//, '');
     log(`Stopping container ${name} (sshd gets ${STOP_GRACE_SECONDS} s to exit)`);
     const t0 = Date.now();
@@ -138,11 +137,11 @@ export class DockerProvider implements VmProvider {
     // recorded (providerId null) or a lost race may have left a container the record does not name.
     const ids = new Set<string>();
     if (ref.providerId) {
-      const byId = await this.inspectById(ref.providerId);
+      const byId = await this.lookup.inspectById(ref.providerId);
       if (byId && byId.Config.Labels?.[VM_LABEL] === ref.vmId) ids.add(byId.Id);
       else if (byId) log(`Container ${ref.providerId.slice(0, 12)} is not labelled for this VM; leaving it alone`);
     }
-    for (const c of await this.listByLabel(ref.vmId)) ids.add(c.Id);
+    for (const c of await this.lookup.listByLabel(ref.vmId)) ids.add(c.Id);
     if (ids.size === 0) {
       log('No container left for this VM: already removed');
       return;
@@ -156,7 +155,7 @@ export class DockerProvider implements VmProvider {
           log(`Container ${id.slice(0, 12)} was already gone`);
         } else if (httpStatusOf(err) === 409 && /already in progress/i.test(engineMessage(err))) {
           // Another destroy (a redelivery) is removing it; done when it is gone.
-          await this.waitUntilGone(id, signal);
+          await this.lookup.waitUntilGone(id, signal);
           log(`Container ${id.slice(0, 12)} removed (by a concurrent destroy)`);
         } else {
           throw engineFailure(this.docker, err, `remove container ${id.slice(0, 12)}`);
@@ -166,7 +165,7 @@ export class DockerProvider implements VmProvider {
   }
 
   async inspect(ref: ProviderRef): Promise<ProviderVm> {
-    const found = await this.locate(ref);
+    const found = await this.lookup.locate(ref);
     if (!found) return { vmId: ref.vmId, providerId: ref.providerId, state: 'missing', host: null, sshPort: null, detail: missingDetail(ref) };
     return toProviderVm(ref.vmId, found.info);
   }
@@ -180,7 +179,7 @@ export class DockerProvider implements VmProvider {
     }
     const vms = await Promise.all(
       listed.map(async (c) => {
-        const info = await this.inspectById(c.Id);
+        const info = await this.lookup.inspectById(c.Id);
         const vmId = info?.Config.Labels?.[VM_LABEL];
         return info && vmId ? toProviderVm(vmId, info) : null;
       }),
@@ -204,7 +203,7 @@ export class DockerProvider implements VmProvider {
     login: { user: string; key: string } | null,
   ): Promise<ProviderVm> {
     signal.throwIfAborted();
-    const name = await this.displayName(container);
+    const name = await this.lookup.displayName(container);
     log(`Starting container ${name}`);
     try {
       await container.start();
@@ -215,8 +214,8 @@ export class DockerProvider implements VmProvider {
     }
 
     // The ephemeral port changes on every start: never reuse an earlier one.
-    const info = await this.inspectOrMissing(container, vmId);
-    if (!info.State.Running) throw await this.exitedError(container, info, 'starting');
+    const info = await this.lookup.inspectOrMissing(container, vmId);
+    if (!info.State.Running) throw await exitedError(container, info, 'starting');
     const port = publishedSshPort(info);
     if (!port) {
       throw new AppError(502, 'vm_port_unpublished', `Container ${name} runs but the engine published no host port for ${SSH_PORT_KEY}; destroy the VM and create it again`, {
@@ -231,13 +230,13 @@ export class DockerProvider implements VmProvider {
         timeoutMs: this.sshReadyTimeoutMs,
         signal,
         check: async () => {
-          const now = await this.inspectOrMissing(container, vmId);
-          if (!now.State.Running) throw await this.exitedError(container, now, 'waiting for sshd');
+          const now = await this.lookup.inspectOrMissing(container, vmId);
+          if (!now.State.Running) throw await exitedError(container, now, 'waiting for sshd');
         },
       });
     } catch (err) {
       if (!(err instanceof SshBannerTimeout)) throw err;
-      throw await this.sshTimeout(container, name, err);
+      throw await sshTimeout(container, name, err);
     }
 
     if (login) {
@@ -311,7 +310,7 @@ export class DockerProvider implements VmProvider {
       } catch (err) {
         const status = httpStatusOf(err);
         if (status === 409) {
-          const raced = await this.claimedName(name, spec.vmId);
+          const raced = await this.lookup.claimedName(name, spec.vmId);
           log(`Another run created ${name} a moment ago: using it`);
           return { container: raced, fresh: false };
         }
@@ -326,24 +325,6 @@ export class DockerProvider implements VmProvider {
         }
         throw engineFailure(this.docker, err, `create container ${name}`);
       }
-    }
-  }
-
-  /**
-   * The container holding `name` after a 409. The engine reserves the name before the racing
-   * create has registered its container (measured: neither the label list nor an inspect by
-   * name sees it for a moment), so this looks again for a few seconds before giving up.
-   */
-  private async claimedName(name: string, vmId: string): Promise<Docker.Container> {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const info = await this.inspectById(name);
-      if (info) {
-        if (info.Config.Labels?.[VM_LABEL] === vmId) return this.docker.getContainer(info.Id);
-        throw new AppError(409, 'vm_name_conflict', `A container named ${name} exists but is not labelled for this VM; remove or rename it with the Docker Engine`, { name });
-      }
-      if (Date.now() > deadline) throw new AppError(409, 'vm_name_conflict', `The name ${name} is taken in the Docker Engine, but no container by that name appeared within 5 s`, { name });
-      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -366,121 +347,4 @@ export class DockerProvider implements VmProvider {
     if (!info.HostConfig.StorageOpt?.size && !notes.some((n) => n.startsWith('disk size'))) notes.push('disk size not enforced: this container was created without one');
     return notes;
   }
-
-  // ── lookups ────────────────────────────────────────────────────────────────────────────
-
-  /** The VM's containers, oldest first. */
-  private async listByLabel(vmId: string): Promise<Docker.ContainerInfo[]> {
-    try {
-      const listed = await this.docker.listContainers({ all: true, filters: vmLabelFilter(vmId) });
-      return listed.sort((a, b) => a.Created - b.Created || a.Id.localeCompare(b.Id));
-    } catch (err) {
-      throw engineFailure(this.docker, err, 'list containers');
-    }
-  }
-
-  /**
-   * The VM's container by label. More than one can only come from a race the name did not
-   * catch (say, the VM renamed between two deliveries): the oldest is kept, the others removed.
-   */
-  private async findByLabel(vmId: string, log: ProviderLog): Promise<Docker.Container | null> {
-    const [keep, ...extra] = await this.listByLabel(vmId);
-    for (const c of extra) {
-      log(`Removing duplicate container ${c.Id.slice(0, 12)} made for this VM by a racing run`);
-      await this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch((err) => {
-        if (!isNotFound(err)) throw engineFailure(this.docker, err, `remove container ${c.Id.slice(0, 12)}`);
-      });
-    }
-    return keep ? this.docker.getContainer(keep.Id) : null;
-  }
-
-  private async inspectById(id: string): Promise<Docker.ContainerInspectInfo | null> {
-    try {
-      return await this.docker.getContainer(id).inspect();
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw engineFailure(this.docker, err, `inspect container ${id.slice(0, 12)}`);
-    }
-  }
-
-  /** By provider id when it still exists and carries the VM's label, else by label. */
-  private async locate(ref: ProviderRef): Promise<Found | null> {
-    if (ref.providerId) {
-      const info = await this.inspectById(ref.providerId);
-      if (info && info.Config.Labels?.[VM_LABEL] === ref.vmId) return { container: this.docker.getContainer(info.Id), info };
-    }
-    const [oldest] = await this.listByLabel(ref.vmId);
-    if (!oldest) return null;
-    const info = await this.inspectById(oldest.Id);
-    return info ? { container: this.docker.getContainer(info.Id), info } : null;
-  }
-
-  private async require(ref: ProviderRef): Promise<Found> {
-    const found = await this.locate(ref);
-    if (!found) throw vmMissing(ref);
-    return found;
-  }
-
-  private async inspectOrMissing(container: Docker.Container, vmId: string): Promise<Docker.ContainerInspectInfo> {
-    const info = await this.inspectById(container.id);
-    if (!info) throw vmMissing({ vmId, providerId: container.id });
-    return info;
-  }
-
-  private async displayName(container: Docker.Container): Promise<string> {
-    const info = await this.inspectById(container.id);
-    return info ? info.Name.replace(/^\//, '') : container.id.slice(0, 12);
-  }
-
-  private async waitUntilGone(id: string, signal: AbortSignal): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (await this.inspectById(id)) {
-      signal.throwIfAborted();
-      if (Date.now() > deadline) throw new AppError(504, 'docker_engine_error', `Container ${id.slice(0, 12)} is still being removed after 30 s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  // ── errors ─────────────────────────────────────────────────────────────────────────────
-
-  private async exitedError(container: Docker.Container, info: Docker.ContainerInspectInfo, during: string): Promise<AppError> {
-    const name = info.Name.replace(/^\//, '');
-    const logTail = await containerLogTail(container);
-    const tail = logTail.length ? `\nLast lines of the container log:\n${logTail.map((l) => `  ${l}`).join('\n')}` : '';
-    if (info.State.OOMKilled) {
-      const limitMb = Math.round((info.HostConfig.Memory ?? 0) / 2 ** 20);
-      return new AppError(502, 'vm_out_of_memory', `Container ${name} ran out of memory (limit ${limitMb} MB) and was killed while ${during}; give the VM more memory${tail}`, {
-        limitMb,
-        logTail,
-      });
-    }
-    return new AppError(502, 'vm_exited', `Container ${name} exited with code ${info.State.ExitCode} while ${during}${info.State.Error ? ` (${info.State.Error})` : ''}${tail}`, {
-      exitCode: info.State.ExitCode,
-      logTail,
-    });
-  }
-
-  private async sshTimeout(container: Docker.Container, name: string, err: SshBannerTimeout): Promise<AppError> {
-    const logTail = await containerLogTail(container);
-    const tail = logTail.length ? `\nLast lines of the container log:\n${logTail.map((l) => `  ${l}`).join('\n')}` : ' The container log is empty.';
-    return new AppError(
-      504,
-      'vm_ssh_timeout',
-      `sshd in container ${name} did not answer on ${LOOPBACK}:${err.port} within ${Math.round(err.timeoutMs / 1000)} s (${err.attempts} attempts; last: ${err.lastFailure}). The container is left running for a retry; does the image run sshd?${tail}`,
-      { port: err.port, attempts: err.attempts, lastFailure: err.lastFailure, logTail },
-    );
-  }
-}
-
-function missingDetail(ref: ProviderRef): string {
-  return `no container${ref.providerId ? ` ${ref.providerId.slice(0, 12)}` : ''} and none labelled ${VM_LABEL}=${ref.vmId}`;
-}
-
-function vmMissing(ref: ProviderRef): AppError {
-  return new AppError(
-    404,
-    'vm_missing',
-    `The container of this VM was removed outside the console (${missingDetail(ref)}); destroy the VM and create it again`,
-    { vmId: ref.vmId, providerId: ref.providerId },
-  );
 }
