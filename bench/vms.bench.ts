@@ -1,8 +1,5 @@
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
-import readline from 'node:readline';
 import Docker from 'dockerode';
 import type { Socket } from 'socket.io-client';
 import { CONSOLE_LABEL, VM_LABEL } from '../server/providers/docker/container-naming.ts';
@@ -12,6 +9,7 @@ import { DEFAULT_VM_IMAGE, imageExists } from '../server/providers/docker/vm-ima
 import { generateVmKeyPair } from '../server/vms/vm-keys.ts';
 import type { Vm } from '../src/lib/shared/vms.ts';
 import { removeContainersLabelled } from '../tests/helpers/docker.ts';
+import { engineEvents, run, waitForBanner, type EngineEvent } from './docker-probes.ts';
 import { benchServer, percentile, printTable, sleep, writeResults } from './lib.ts';
 
 /**
@@ -55,77 +53,7 @@ const docker = new Docker();
 await assertDockerReachable(docker);
 if (!(await imageExists(docker, IMAGE))) throw new Error(`${IMAGE} is not in the Docker Engine: run npm run vm:image first`);
 
-// ---------------------------------------------------------------- probes and the engine's clock
-
-/** One connection to the published port: the `SSH-2.0-` line, or null (refused, closed, silent). */
-function probeBanner(port: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let received = '';
-    const finish = (banner: string | null) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(banner);
-    };
-    const timer = setTimeout(() => finish(null), 3000);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      const line = received.split('\n').slice(0, -1).find((l) => l.startsWith('SSH-2.0-'));
-      if (line) finish(line.replace(/\r$/, ''));
-      else if (received.length > 8192) finish(null);
-    });
-    socket.on('error', () => finish(null));
-    socket.on('close', () => finish(null));
-  });
-}
-
-async function waitForBanner(port: number, timeoutMs = 60_000): Promise<{ banner: string; probes: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (let probes = 1; ; probes++) {
-    const banner = await probeBanner(port);
-    if (banner) return { banner, probes };
-    if (Date.now() > deadline) throw new Error(`no SSH banner on 127.0.0.1:${port} within ${timeoutMs} ms (${probes} probes)`);
-    await sleep(PROBE_MS);
-  }
-}
-
-interface EngineEvent {
-  id: string;
-  action: string;
-  at: number;
-  attrs: Record<string, string>;
-}
-
-/** dockerd's container events (create, start, exec_create …) with their own timestamps. */
-async function engineEvents() {
-  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & { destroy(): void };
-  const events: EngineEvent[] = [];
-  readline.createInterface({ input: stream }).on('line', (line) => {
-    try {
-      const e = JSON.parse(line);
-      events.push({ id: e.id ?? e.Actor?.ID, action: String(e.Action ?? e.status).split(':')[0], at: e.timeNano / 1e6, attrs: e.Actor?.Attributes ?? {} });
-    } catch {
-      // a partial line cannot happen with readline; anything else is not an event
-    }
-  });
-  /** First `action` of the container matching `match`, at or after `after`. */
-  const first = (match: (e: EngineEvent) => boolean, action: string, after = 0) =>
-    events.find((e) => e.action === action && e.at >= after && match(e))?.at ?? NaN;
-  return { events, first, close: () => stream.destroy() };
-}
-
-function run(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} exited ${code}: ${err.trim()}`))));
-  });
-}
+// ---------------------------------------------------------------- the docker CLI
 
 const hasDockerCli = await run(['docker', 'version', '--format', '{{.Client.Version}}']).then((v) => v.trim(), () => null);
 
@@ -154,7 +82,7 @@ async function bareDockerode(): Promise<BareRun> {
   await c.start();
   const startedAt = wall();
   const port = Number((await c.inspect()).NetworkSettings.Ports['22/tcp']?.[0]?.HostPort);
-  const { probes } = await waitForBanner(port);
+  const { probes } = await waitForBanner(port, PROBE_MS);
   const bannerAt = wall();
   return { ms: bannerAt - t0, id: c.id, t0, createdAt, startedAt, bannerAt, probes };
 }
@@ -166,7 +94,7 @@ async function bareCli(): Promise<BareRun> {
   const startedAt = wall();
   const published = await run(['docker', 'port', id, '22/tcp']);
   const port = Number(/:(\d+)\s*$/m.exec(published)?.[1]);
-  const { probes } = await waitForBanner(port);
+  const { probes } = await waitForBanner(port, PROBE_MS);
   const bannerAt = wall();
   return { ms: bannerAt - t0, id, t0, createdAt: NaN, startedAt, bannerAt, probes };
 }
@@ -181,7 +109,7 @@ async function providerAlone(name: string) {
   const t0 = wall();
   const made = await provider.create({ vmId, name, ...SIZE, sshPublicKey, sshUser: 'root' }, () => {}, new AbortController().signal);
   const returnedAt = wall();
-  await waitForBanner(made.sshPort!, 10_000);
+  await waitForBanner(made.sshPort!, PROBE_MS, 10_000);
   const bannerAt = wall();
   return { ms: bannerAt - t0, t0, returnedAt, bannerAt, ref: { vmId, providerId: made.providerId } };
 }
@@ -273,7 +201,7 @@ async function startConsole(env: Record<string, string>) {
     const vmId: string = r.json.vm.id;
     const ready = await waitFor(vmId, (v) => v.state === 'running' && settled(v));
     const port = ready.vm.sshPort!;
-    await waitForBanner(port, 10_000);
+    await waitForBanner(port, PROBE_MS, 10_000);
     const bannerAt = wall();
     return { vmId, jobId: r.json.jobId, name, postAt, acceptedAt, runningAt: ready.at, via: ready.via, bannerAt, ms: bannerAt - postAt, port };
   }
@@ -404,7 +332,7 @@ async function concurrentBare() {
 
 // ---------------------------------------------------------------- run
 
-const ev = await engineEvents();
+const ev = await engineEvents(docker);
 const results: Record<string, unknown> = {
   runs: RUNS, concurrent: CONCURRENT, image: IMAGE, size: SIZE, probeMs: PROBE_MS,
   loadAtStart: os.loadavg().map((x) => +x.toFixed(2)), dockerCli: hasDockerCli,
