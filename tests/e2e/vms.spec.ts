@@ -39,6 +39,14 @@ test('create a VM, watch it provision live, see it running, open a shell in it, 
     await expect(page.getByTestId('ssh-command')).toBeVisible();
   });
 
+  // The list shows it running, with its actions.
+  await page.goto('/vms');
+  await shootBothThemes(page, 'vms-list', () =>
+    expect(page.locator(`[data-testid="vm-row"][data-vm-id="${made[0]}"]`)).toHaveAttribute('data-state', 'running'),
+  );
+  await page.goBack();
+  await expect(page).toHaveURL(VM_URL);
+
   // A shell in the VM: a terminal page whose screen shows the VM's prompt.
   await page.getByTestId('open-shell').click();
   await expect(page).toHaveURL(TERMINAL_URL);
