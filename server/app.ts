@@ -10,12 +10,14 @@ import { auditRoutes } from './platform/audit.routes.ts';
 import { AuthRepository } from './platform/auth/auth.repository.ts';
 import { authRoutes } from './platform/auth/auth.routes.ts';
 import { AuthService } from './platform/auth/auth.service.ts';
+import { LoginThrottle } from './platform/auth/login-throttle.ts';
 import type { Db } from './platform/db.ts';
 import { notFound } from './platform/errors.ts';
 import { healthRoutes } from './platform/http/health.routes.ts';
+import { securityHeaders } from './platform/http/security-headers.ts';
 import { authenticate, errorHandler, originGuard, requireUser } from './platform/http/middleware.ts';
 import type { Logger } from './platform/logger.ts';
-import { createSocketServer, socketAuth } from './platform/socket.ts';
+import { createSocketServer, disconnectEndedSockets, socketAuth } from './platform/socket.ts';
 import { EventRepository } from './events/event.repository.ts';
 import { EventWriter } from './events/event-writer.ts';
 import { JobStreamHub } from './events/job-stream.hub.ts';
@@ -48,11 +50,21 @@ export interface AppDeps {
 /** Composition root: builds every service with its dependencies and mounts routes and sockets. */
 export async function createApp({ config, db, log, databaseUrl, serveUi = true }: AppDeps) {
   const audit = new AuditLog(db, log.child({ module: 'audit' }));
-  const auth = new AuthService(new AuthRepository(db), audit, log.child({ module: 'auth' }), config.SESSION_TTL_HOURS);
+  const throttle = new LoginThrottle(db, {
+    maxFailuresPerUser: config.LOGIN_MAX_FAILURES,
+    maxFailuresPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    lockSeconds: config.LOGIN_LOCK_SECONDS,
+    lockMaxSeconds: config.LOGIN_LOCK_MAX_SECONDS,
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+  });
+  const auth = new AuthService(new AuthRepository(db), audit, log.child({ module: 'auth' }), {
+    sessionTtlHours: config.SESSION_TTL_HOURS, throttle,
+  });
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.trustProxy);
+  app.use(securityHeaders());
   const httpServer = http.createServer(app);
   const io = createSocketServer(httpServer, auth, config.allowedOrigins, log.child({ module: 'socket' }));
 
@@ -85,12 +97,17 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
     vmShells: vms?.vmShells,
   });
 
+  auth.onAccessEnded((e) => {
+    if (!e.otherSessionsThan) terminals.service.revokeUser(e.userId, e.reason);
+    disconnectEndedSockets(io, e);
+  });
+
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
   api.use(originGuard(config.allowedOrigins));
   api.use(healthRoutes(db, VERSION));
   api.use(authenticate(auth));
-  api.use(authRoutes(auth, { secureCookies: false }));
+  api.use(authRoutes(auth));
   // Everything below needs a signed-in user; login and health are above.
   api.use(requireUser);
   api.use(projectRoutes(projects));

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -22,6 +23,20 @@ const schema = z.object({
   /** Extra origins (scheme://host:port, comma separated) allowed besides the console's own. */
   ALLOWED_ORIGINS: z.string().default(''),
   SESSION_TTL_HOURS: intFrom(24 * 7, 1),
+  /**
+   * Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (Express "trust proxy"
+   * values, comma separated: loopback, uniquelocal, 10.0.0.0/8 …; "false" trusts none).
+   * They decide the client address the login throttle counts and whether cookies are Secure.
+   */
+  TRUST_PROXY: z.string().min(1).default('loopback'),
+  /** Failed sign-ins a username, and one client address, may have before a lock. */
+  LOGIN_MAX_FAILURES: intFrom(5, 1),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: intFrom(20, 1),
+  /** First lock; each further failure doubles it up to LOGIN_LOCK_MAX_SECONDS. */
+  LOGIN_LOCK_SECONDS: intFrom(30, 1),
+  LOGIN_LOCK_MAX_SECONDS: intFrom(900, 1),
+  /** Failures older than this are forgotten. */
+  LOGIN_FAILURE_WINDOW_SECONDS: intFrom(900, 1),
   MKCLI_REGISTRY: z.string().default(path.join(os.homedir(), '.config', 'mkcli', 'registry')),
   ENVIRONMENTS_DIR: z.string().default('./environments'),
   /** The user's ssh client config; unset means ~/.ssh/config followed by /etc/ssh/ssh_config, as `ssh` reads them. */
@@ -104,7 +119,7 @@ const schema = z.object({
   OVH_POLL_MS: intFrom(5000, 10),
 });
 
-export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string };
+export type Config = z.infer<typeof schema> & { allowedOrigins: string[]; dataDir: string; trustProxy: false | string[] };
 
 export class ConfigError extends Error {}
 
@@ -124,5 +139,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `Invalid configuration:\n  ALLOWED_ORIGINS: not an origin (scheme://host[:port]): ${badOrigins.join(', ')}`,
     );
   }
-  return { ...c, allowedOrigins, dataDir: path.resolve(c.DATA_DIR) };
+  const trustProxy = trustProxySetting(c.TRUST_PROXY);
+  const badProxies = (trustProxy || []).filter((p) => !isProxyRange(p));
+  if (badProxies.length) {
+    throw new ConfigError(
+      `Invalid configuration:\n  TRUST_PROXY: not an address, subnet or loopback/linklocal/uniquelocal: ${badProxies.join(', ')}`,
+    );
+  }
+  return { ...c, allowedOrigins, dataDir: path.resolve(c.DATA_DIR), trustProxy };
+}
+
+/** Express's "trust proxy": false, or the list of trusted addresses and subnets. */
+function trustProxySetting(value: string): false | string[] {
+  if (['false', 'none', '0'].includes(value.trim().toLowerCase())) return false;
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function isProxyRange(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !net.isIP(address)) return false;
+  return bits === undefined || /^\d{1,3}$/.test(bits);
 }

@@ -24,7 +24,9 @@ export const notFound = (what: string) => new AppError(404, 'not_found', `${what
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError(409, 'conflict', message, details);
 export const payloadTooLarge = (message: string) => new AppError(413, 'payload_too_large', message);
-export const rateLimited = (message: string) => new AppError(429, 'rate_limited', message);
+/** `retryAfterSeconds` also becomes the Retry-After header (see errorHandler). */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new AppError(429, 'rate_limited', message, { retryAfterSeconds });
 
 /** Renders any thrown value as the API error shape; unknown errors become `internal` without leaking details. */
 export function toErrorBody(err: unknown): { status: number; body: ReturnType<AppError['toJSON']> } {

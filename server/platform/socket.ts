@@ -1,13 +1,16 @@
 import type http from 'node:http';
 import { Server } from 'socket.io';
 import type { User } from '../../src/lib/shared/auth.ts';
-import type { AuthService } from './auth/auth.service.ts';
+import type { AccessEnded, AuthService } from './auth/auth.service.ts';
+import { hashSecret } from './auth/passwords.ts';
 import { resolveUser } from './http/middleware.ts';
 import { isAllowedOrigin, isCrossSiteFetch } from './http/origin.ts';
 import type { Logger } from './logger.ts';
 
 export interface SocketData {
   user: User;
+  /** Hash of the session cookie the socket signed in with; absent for token sockets. */
+  sessionHash?: string;
 }
 
 /**
@@ -37,12 +40,29 @@ export function socketAuth(auth: AuthService) {
   return async (socket: { handshake: { headers: Record<string, unknown>; auth: Record<string, unknown> }; data: Partial<SocketData> }, next: (err?: Error) => void) => {
     try {
       const h = socket.handshake.headers;
-      const { user } = await resolveUser(auth, h.cookie as string | undefined, h.authorization as string | undefined, socket.handshake.auth?.token);
+      const { user, session } = await resolveUser(auth, h.cookie as string | undefined, h.authorization as string | undefined, socket.handshake.auth?.token);
       if (!user) return next(Object.assign(new Error('unauthenticated'), { data: { code: 'unauthenticated' } }));
       socket.data.user = user;
+      if (session) socket.data.sessionHash = hashSecret(session);
       next();
     } catch {
       next(new Error('internal'));
     }
   };
+}
+
+/**
+ * Follows an account change to the live connections: sockets whose session ended are
+ * disconnected (a reconnect then fails authentication), in every namespace.
+ */
+export function disconnectEndedSockets(io: Server, e: AccessEnded): void {
+  for (const nsp of io._nsps.values()) {
+    for (const socket of nsp.sockets.values()) {
+      const data = socket.data as Partial<SocketData>;
+      if (data.user?.id !== e.userId) continue;
+      if (e.otherSessionsThan && (!data.sessionHash || data.sessionHash === e.otherSessionsThan.sessionHash)) continue;
+      socket.emit('session:ended', { reason: e.reason });
+      socket.disconnect(true);
+    }
+  }
 }

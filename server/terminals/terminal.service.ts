@@ -263,12 +263,16 @@ export class TerminalService {
    * attached is detached at once (and told why), so typing stops now, not at the next attach.
    */
   revokeIfDenied(user: User): void {
-    if (mayUseTerminals(user)) return;
+    if (!mayUseTerminals(user)) this.revokeUser(user.id, 'Terminal access was turned off for your account');
+  }
+
+  /** Detaches every tab of a user and tells it why; the terminals keep running. */
+  revokeUser(userId: string, reason: string): void {
     for (const [jobId, session] of this.sessions) {
       for (const [peerId, client] of [...session.clients]) {
-        if (this.peerUsers.get(peerId) !== user.id) continue;
+        if (this.peerUsers.get(peerId) !== userId) continue;
         session.detach(peerId);
-        client.peer.emit('revoked', { jobId, reason: 'Terminal access was turned off for your account' });
+        client.peer.emit('revoked', { jobId, reason });
       }
     }
   }

@@ -50,7 +50,11 @@ export async function rawLog(base: string, cookie: string, id: string): Promise<
 
 export function jobsSocket(base: string, cookie: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(`${base}/jobs`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+    const s = connect(`${base}/jobs`, {
+      transports: ['websocket'], extraHeaders: { cookie }, reconnection: false,
+      // One connection per call: a shared one would keep the cookie of whichever socket came first.
+      forceNew: true,
+    });
     s.once('connect', () => resolve(s));
     s.once('connect_error', reject);
   });

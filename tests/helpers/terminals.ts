@@ -8,7 +8,11 @@ export type Client = ReturnType<typeof client>;
 
 export function terminalsSocket(base: string, cookie: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(`${base}/terminals`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+    const s = connect(`${base}/terminals`, {
+      transports: ['websocket'], extraHeaders: { cookie }, reconnection: false,
+      // One connection per call: a shared one would keep the cookie of whichever socket came first.
+      forceNew: true,
+    });
     s.once('connect', () => resolve(s));
     s.once('connect_error', reject);
   });

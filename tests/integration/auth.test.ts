@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, login, startTestServer, type TestServer, ADMIN_PASSWORD } from '../helpers/server.ts';
-import { AuthRepository } from '../../server/platform/auth/auth.repository.ts';
-import { AuthService } from '../../server/platform/auth/auth.service.ts';
+import { testAuthService } from '../helpers/auth.ts';
 import { AuditLog } from '../../server/platform/audit.ts';
 import { createLogger } from '../../server/platform/logger.ts';
 import { freshDatabase } from '../helpers/db.ts';
@@ -123,7 +122,7 @@ describe('admin bootstrap', () => {
   it('creates admin once with a random password printed once, and never again', async () => {
     const database = await freshDatabase();
     const log = createLogger('silent');
-    const svc = new AuthService(new AuthRepository(database.db), new AuditLog(database.db, log), log, 1);
+    const svc = testAuthService(database.db, new AuditLog(database.db, log), log);
     const printed: string[] = [];
     await svc.bootstrapAdmin(undefined, (l) => printed.push(l));
     expect(printed).toHaveLength(1);
@@ -140,7 +139,7 @@ describe('admin bootstrap', () => {
   it('uses ADMIN_PASSWORD when set and prints nothing', async () => {
     const database = await freshDatabase();
     const log = createLogger('silent');
-    const svc = new AuthService(new AuthRepository(database.db), new AuditLog(database.db, log), log, 1);
+    const svc = testAuthService(database.db, new AuditLog(database.db, log), log);
     const printed: string[] = [];
     await svc.bootstrapAdmin('given-password-1', (l) => printed.push(l));
     expect(printed).toEqual([]);

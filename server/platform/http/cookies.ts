@@ -13,3 +13,20 @@ export function readCookie(header: string | undefined, name: string): string | u
   }
   return undefined;
 }
+
+/**
+ * The session cookie. Over HTTPS it is `Secure` and carries the `__Host-` prefix, which makes
+ * the browser refuse it unless it is Secure, host-only and for path / (no subdomain or plain
+ * HTTP page can plant or overwrite it).
+ */
+export const SESSION_COOKIE = 'vmo_session';
+export const SECURE_SESSION_COOKIE = '__Host-vmo_session';
+
+export function sessionCookieName(secure: boolean): string {
+  return secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+}
+
+/** The session from either cookie; the secure one wins (browsers send it only over HTTPS). */
+export function readSessionCookie(header: string | undefined): string | undefined {
+  return readCookie(header, SECURE_SESSION_COOKIE) ?? readCookie(header, SESSION_COOKIE);
+}

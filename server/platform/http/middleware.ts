@@ -3,8 +3,7 @@ import type { User } from '../../../src/lib/shared/auth.ts';
 import { AppError, forbidden, toErrorBody, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { AuthService } from '../auth/auth.service.ts';
-import { SESSION_COOKIE } from '../auth/auth.service.ts';
-import { readCookie } from './cookies.ts';
+import { readSessionCookie } from './cookies.ts';
 import { isAllowedOrigin, isCrossSiteFetch } from './origin.ts';
 
 declare module 'express-serve-static-core' {
@@ -32,7 +31,7 @@ export function originGuard(allowedOrigins: readonly string[]) {
 export async function resolveUser(auth: AuthService, cookieHeader?: string, authorization?: string, token?: unknown) {
   const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? (typeof token === 'string' ? token : undefined);
   if (bearer) return { user: await auth.userForToken(bearer) };
-  const session = readCookie(cookieHeader, SESSION_COOKIE);
+  const session = readSessionCookie(cookieHeader);
   if (session) return { user: await auth.userForSession(session), session };
   return { user: null };
 }
@@ -74,6 +73,8 @@ export function errorHandler(log: Logger) {
       return res.status(400).json({ error: { code: 'validation_failed', message: 'Request body is not valid JSON' } });
     }
     const { status: code, body } = toErrorBody(err);
+    const retryAfter = err instanceof AppError ? err.details?.retryAfterSeconds : undefined;
+    if (typeof retryAfter === 'number') res.set('Retry-After', String(retryAfter));
     if (code >= 500) log.error({ err, path: req.path }, 'request failed');
     res.status(code).json(body);
   };
