@@ -61,6 +61,8 @@ export interface JobsServerToClient {
   'job:updated': (msg: { job: Job }) => void;
   /** A provisioned VM changed (state, operation, address); sent to its owner and to admins. */
   'vm:updated': (msg: VmUpdated) => void;
+  /** This socket's session ended server-side (account disabled, deleted, password reset or changed elsewhere); it is disconnected next. */
+  'session:ended': (msg: { reason: string }) => void;
 }
 
 export interface JobsClientToServer {

@@ -34,6 +34,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
 /** Pages reachable outside the sidebar, so the header can still name them. */
 const OTHER_TITLES: Record<string, string> = {
   '/settings/tokens': 'API tokens',
+  '/settings/password': 'Password',
   '/hosts': 'Host',
   '/admin/known-hosts': 'Known hosts',
   '/admin/vms': 'All VMs',

@@ -1,5 +1,5 @@
 import { api } from '$lib/api/client';
-import type { User } from '$lib/shared/auth';
+import type { Account } from '$lib/shared/auth';
 import type { PageLoad } from './$types';
 
 export const load: PageLoad = async ({ fetch, parent, depends }) => {
@@ -7,6 +7,6 @@ export const load: PageLoad = async ({ fetch, parent, depends }) => {
   const { user } = await parent();
   // Non-admins get a message instead of a 403 from the API.
   if (user.role !== 'admin') return { users: null };
-  const { users } = await api.get<{ users: User[] }>('/admin/users', fetch);
+  const { users } = await api.get<{ users: Account[] }>('/admin/users', fetch);
   return { users };
 };
