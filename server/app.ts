@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
@@ -24,7 +25,6 @@ import { JobStreamHub } from './events/job-stream.hub.ts';
 import { JobRepository } from './jobs/job.repository.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { JobService } from './jobs/job.service.ts';
-import { reapInterruptedJobs } from './jobs/job.reaper.ts';
 import { jobRoutes } from './jobs/jobs.routes.ts';
 import { registerJobSockets, type JobsNamespace } from './jobs/jobs.socket.ts';
 import { ProjectRepository } from './projects/project.repository.ts';
@@ -33,6 +33,9 @@ import { projectRoutes } from './projects/projects.routes.ts';
 import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 import { createVms } from './vms/vms.module.ts';
+import { joinCluster } from './cluster/cluster.module.ts';
+import { ServerRegistry } from './cluster/server-registry.ts';
+import { createSocketBus } from './cluster/socket-bus.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -66,14 +69,18 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   app.set('trust proxy', config.trustProxy);
   app.use(securityHeaders());
   const httpServer = http.createServer(app);
-  const io = createSocketServer(httpServer, auth, config.allowedOrigins, log.child({ module: 'socket' }));
+  const socketBus = databaseUrl ? createSocketBus(databaseUrl, log.child({ module: 'socket-bus' })) : null;
+  const io = createSocketServer(httpServer, config.allowedOrigins, log.child({ module: 'socket' }), socketBus?.adapter);
+  const registry = new ServerRegistry(db, log.child({ module: 'servers' }), {
+    heartbeatSeconds: config.SERVER_HEARTBEAT_SECONDS, deadSeconds: config.SERVER_DEAD_SECONDS,
+  });
 
   const jobsNsp = io.of('/jobs') as JobsNamespace;
   jobsNsp.use(socketAuth(auth));
 
   const projects = new ProjectsService(new ProjectRepository(db), config.MKCLI_REGISTRY, audit, log.child({ module: 'projects' }));
   const eventRepo = new EventRepository(db);
-  const jobRepo = new JobRepository(db);
+  const jobRepo = new JobRepository(db, { id: registry.id, machine: registry.machine });
   const hub = new JobStreamHub(eventRepo, log.child({ module: 'job-stream' }));
   let notifyJob: (job: Job) => void = () => {};
   const runner = new JobRunner(jobRepo, new EventWriter(eventRepo), hub, (job) => notifyJob(job), {
@@ -83,7 +90,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   }, log.child({ module: 'jobs' }));
   const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
-  await reapInterruptedJobs(jobRepo, runner, log.child({ module: 'reaper' }));
+  const cluster = await joinCluster({ config, registry, jobsNsp: jobsNsp as never, hub, jobs, jobRepo, runner, log });
   const ssh = createSsh({ config, db, jobs, jobRepo, runner, audit, log });
   const vms = databaseUrl
     ? await createVms({
@@ -99,7 +106,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
 
   auth.onAccessEnded((e) => {
     if (!e.otherSessionsThan) terminals.service.revokeUser(e.userId, e.reason);
-    disconnectEndedSockets(io, e);
+    void disconnectEndedSockets(io, e).catch((err) => log.warn({ err: (err as Error).message }, 'could not disconnect ended sessions'));
   });
 
   const api = express.Router();
@@ -124,9 +131,12 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
 
   // The VM queue first (no new operations start), then jobs (they close their channels
   // cleanly), then the SSH connections under them.
-  const stoppers: Array<() => Promise<void>> = [async () => vms?.close(), () => runner.shutdown(), async () => ssh.close()];
+  const stoppers: Array<() => Promise<void>> = [
+    async () => vms?.close(), () => runner.shutdown(), async () => ssh.close(), () => cluster.close(),
+  ];
   return {
     app,
+    serverId: registry.id,
     httpServer,
     io,
     auth,
@@ -140,13 +150,18 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
     listen(port: number, host: string) {
       return new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, host, () => resolve());
+        httpServer.listen(port, host, () => {
+          const bound = httpServer.address() as AddressInfo;
+          void registry.setAddress(`${host}:${bound.port}`).catch(() => {});
+          resolve();
+        });
       });
     },
     async close() {
       for (const stop of stoppers) await stop();
       io.close();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await socketBus?.close();
     },
   };
 }

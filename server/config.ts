@@ -61,6 +61,10 @@ const schema = z.object({
   TERMINAL_SHELL: z.string().default(process.env.SHELL || '/bin/bash'),
   /** A terminal with no attached browser tab ends after this long; fractional values allowed (0.5 = 30 s). */
   TERMINAL_IDLE_MINUTES: z.coerce.number().positive().default(30),
+  /** Several servers on one database: each writes a heartbeat this often … */
+  SERVER_HEARTBEAT_SECONDS: intFrom(5, 1),
+  /** … and one silent this long is dead: a survivor marks its jobs interrupted. */
+  SERVER_DEAD_SECONDS: intFrom(30, 2),
   /** Encrypts VM private keys at rest; every server on one database needs the same. Unset: DATA_DIR/server-secret, made on first start. */
   SERVER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Where new VMs go unless an admin picks another: docker (local) or ovh (OVH Public Cloud). */

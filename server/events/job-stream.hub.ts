@@ -22,6 +22,12 @@ interface Subscription {
   encoding: 'utf8' | 'binary';
 }
 
+/** Tells the other servers what this one committed (see server/cluster/job-stream-link.ts). */
+export interface HubPeers {
+  committed(jobId: string, lastSeq: number): void;
+  finished(done: JobDone, lastSeq: number): void;
+}
+
 /**
  * Delivers a job's events to each watching socket with its own seq cursor.
  * Live batches go straight out when they continue the cursor and the socket is keeping
@@ -34,12 +40,20 @@ export class JobStreamHub {
   private committed = new Map<string, number>();
   private finished = new Map<string, { done: JobDone; lastSeq: number }>();
 
+  private peers?: HubPeers;
+
   constructor(private readonly repo: EventRepository, private readonly log: Logger) {}
+
+  connectPeers(peers: HubPeers): void {
+    this.peers = peers;
+  }
 
   /** The sink calls this after a batch is committed. */
   publish(jobId: string, events: StoredEvent[]): void {
     if (!events.length) return;
-    this.committed.set(jobId, Math.max(this.committed.get(jobId) ?? 0, events[events.length - 1].seq));
+    const lastSeq = events[events.length - 1].seq;
+    this.committed.set(jobId, Math.max(this.committed.get(jobId) ?? 0, lastSeq));
+    this.peers?.committed(jobId, lastSeq);
     const subs = this.subs.get(jobId);
     if (!subs) return;
     for (const sub of subs) {
@@ -52,8 +66,31 @@ export class JobStreamHub {
     }
   }
 
+  /**
+   * Another server committed a job's events up to `lastSeq`: viewers here read them from
+   * Postgres (the truth), each from its own cursor. Recorded even with no viewer yet, so a
+   * viewer joining right after the announcement still reads up to it.
+   */
+  advance(jobId: string, lastSeq: number): void {
+    if (this.finished.has(jobId) || lastSeq <= (this.committed.get(jobId) ?? 0)) return;
+    this.committed.set(jobId, lastSeq);
+    for (const sub of this.subs.get(jobId) ?? []) {
+      if (!sub.pumping && sub.cursor < lastSeq) void this.pump(sub);
+    }
+  }
+
   /** The job reached a final status: viewers get job:done once they have every event before it. */
   finish(done: JobDone, lastSeq: number): void {
+    this.peers?.finished(done, lastSeq);
+    this.finishHere(done, lastSeq);
+  }
+
+  /** Another server finished a job. */
+  finishedElsewhere(done: JobDone, lastSeq: number): void {
+    this.finishHere(done, lastSeq);
+  }
+
+  private finishHere(done: JobDone, lastSeq: number): void {
     this.committed.set(done.jobId, Math.max(this.committed.get(done.jobId) ?? 0, lastSeq));
     this.finished.set(done.jobId, { done, lastSeq });
     // Forget it after a while; late joiners read status from the database.

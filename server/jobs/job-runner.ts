@@ -120,6 +120,34 @@ export class JobRunner {
     return job;
   }
 
+  /**
+   * Ends a job no process of this server runs (its server is gone): the reason as the last
+   * event, then `interrupted`; viewers anywhere get job:done and list views the new status.
+   */
+  async interruptOrphan(jobId: string, lastSeq: number, message: string): Promise<void> {
+    const sink = this.createSink(jobId, lastSeq);
+    sink.system(message);
+    await sink.close();
+    const job = await this.jobs.finish(jobId, 'interrupted', null);
+    if (!job) return; // finished meanwhile by someone else
+    this.hub.finish({ jobId, status: job.status, exitCode: job.exitCode }, sink.lastSeq);
+    this.onUpdate(job);
+  }
+
+  /**
+   * This server was taken for dead and its jobs were marked interrupted by another: stop every
+   * process here, without recording anything (the final status is already written).
+   */
+  abandonAll(): void {
+    for (const entry of this.running.values()) {
+      if (!entry.stopReason) {
+        entry.stopReason = 'interrupted';
+        entry.stopMessage = 'Interrupted: this server lost contact with the others and its jobs were taken over';
+      }
+      void entry.handle?.cancel(0);
+    }
+  }
+
   isRunning(jobId: string): boolean {
     return this.running.has(jobId);
   }

@@ -4,23 +4,22 @@ import type { JobRepository } from './job.repository.ts';
 import type { JobRunner } from './job-runner.ts';
 
 /**
- * Crash recovery at start: jobs a previous server process left unfinished are marked
- * `interrupted` with a system event, and the process groups they left behind are killed,
- * but only when the group leader is still the process that was started (pids are reused).
+ * Jobs no live server runs (this server's previous process, or a server that died and was
+ * claimed) are marked `interrupted` with a system event. Their process groups are killed
+ * when they ran on this machine and the group leader is still the process that was started
+ * (pids are reused); a dead server's groups on another machine are out of reach.
  */
-export async function reapInterruptedJobs(jobs: JobRepository, runner: JobRunner, log: Logger): Promise<number> {
-  const left = await jobs.unfinished();
+export async function reapOrphanedJobs(jobs: JobRepository, runner: JobRunner, machine: string, log: Logger, why: string): Promise<number> {
+  const left = await jobs.orphaned();
   for (const job of left) {
-    if (runner.isRunning(job.id)) continue;
-    if (job.pgid && job.spec.procStart && processStartTime(job.pgid) === job.spec.procStart) {
+    if (runner.isRunning(job.id) || !(await jobs.claimOrphan(job.id, job.serverId))) continue;
+    const here = job.spec.procMachine === undefined ? job.serverId === null : job.spec.procMachine === machine;
+    if (here && job.pgid && job.spec.procStart && processStartTime(job.pgid) === job.spec.procStart) {
       signalGroup(job.pgid, 'SIGKILL');
-      log.warn({ jobId: job.id, pgid: job.pgid }, 'killed a process group left by a previous server');
+      log.warn({ jobId: job.id, pgid: job.pgid }, 'killed a process group left by a server that is gone');
     }
-    const sink = runner.createSink(job.id, job.lastSeq);
-    sink.system('Interrupted: the server stopped while this job was running');
-    await sink.close();
-    await jobs.finish(job.id, 'interrupted', null);
+    await runner.interruptOrphan(job.id, job.lastSeq, `Interrupted: ${why}`);
+    log.info({ jobId: job.id, formerServer: job.serverId }, 'marked a job of a server that is gone as interrupted');
   }
-  if (left.length) log.info({ count: left.length }, 'marked jobs of a previous server process as interrupted');
   return left.length;
 }

@@ -4,7 +4,7 @@ import type { Job, JobStatus, JobType } from '../../src/lib/shared/jobs.ts';
 const COLS = `j.id, j.type, j.command, j.status, j.exit_code AS "exitCode", j.user_id AS "userId",
   u.username, j.project_alias AS "projectAlias", j.target, j.host_id AS "hostId", j.vm_id AS "vmId",
   j.created_at AS "createdAt", j.started_at AS "startedAt", j.finished_at AS "finishedAt",
-  j.last_seq AS "lastSeq", j.bytes, j.truncated`;
+  j.last_seq AS "lastSeq", j.bytes, j.truncated, j.server_id AS "serverId"`;
 const FROM = 'FROM jobs j LEFT JOIN users u ON u.id = j.user_id';
 
 export interface NewJob {
@@ -40,19 +40,27 @@ export interface RunningJobRow {
   id: string;
   lastSeq: number;
   pgid: number | null;
-  spec: { procStart?: string | null };
+  serverId: string | null;
+  /** procMachine: the machine (ServerRegistry.machine) whose pid namespace pgid belongs to. */
+  spec: { procStart?: string | null; procMachine?: string };
+}
+
+/** The server process jobs are created and started on. */
+export interface JobServer {
+  id: string;
+  machine: string;
 }
 
 /** SQL for jobs. Status changes are compare-and-set: a zero-row update means someone else moved it. */
 export class JobRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly server: JobServer | null = null) {}
 
   async create(j: NewJob, q: Queryable = this.db): Promise<Job> {
     const { rows } = await q.query(
-      `WITH j AS (INSERT INTO jobs (type, command, spec, status, user_id, project_alias, target, host_id, vm_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)
+      `WITH j AS (INSERT INTO jobs (type, command, spec, status, user_id, project_alias, target, host_id, vm_id, server_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *)
        SELECT ${COLS} FROM j LEFT JOIN users u ON u.id = j.user_id`,
-      [j.type, j.command, JSON.stringify(j.spec), j.status, j.userId, j.projectAlias ?? null, j.target ?? null, j.hostId ?? null, j.vmId ?? null],
+      [j.type, j.command, JSON.stringify(j.spec), j.status, j.userId, j.projectAlias ?? null, j.target ?? null, j.hostId ?? null, j.vmId ?? null, this.server?.id ?? null],
     );
     return rows[0];
   }
@@ -74,11 +82,11 @@ export class JobRepository {
 
   async markRunning(id: string, pgid: number | null, procStart: string | null): Promise<Job | null> {
     const { rows } = await this.db.query(
-      `WITH j AS (UPDATE jobs SET status = 'running', started_at = now(), pgid = $2,
-         spec = spec || jsonb_build_object('procStart', $3::text)
+      `WITH j AS (UPDATE jobs SET status = 'running', started_at = now(), pgid = $2, server_id = coalesce($4, server_id),
+         spec = spec || jsonb_build_object('procStart', $3::text, 'procMachine', $5::text)
        WHERE id = $1 AND status = 'queued' RETURNING *)
        SELECT ${COLS} FROM j LEFT JOIN users u ON u.id = j.user_id`,
-      [id, pgid, procStart],
+      [id, pgid, procStart, this.server?.id ?? null, this.server?.machine ?? null],
     );
     return rows[0] ?? null;
   }
@@ -94,15 +102,27 @@ export class JobRepository {
   }
 
   /**
-   * Jobs a previous server process left unfinished. VM operation jobs are not among them:
-   * they live as long as their operation in the queue (which survives restarts), and the
-   * VM engine's own reaper settles them.
+   * Unfinished jobs no live server runs: their server's row is gone (it died and was claimed,
+   * or it is this server's previous process) or they predate server ids. VM operation jobs
+   * are not among them: they live as long as their operation in the queue (which survives
+   * restarts and hands work to live servers), and the VM engine's own reaper settles them.
    */
-  async unfinished(): Promise<RunningJobRow[]> {
+  async orphaned(): Promise<RunningJobRow[]> {
     const { rows } = await this.db.query(
-      `SELECT id, last_seq AS "lastSeq", pgid, spec FROM jobs WHERE status IN ('queued', 'running', 'spawned') AND type <> 'vm'`,
+      `SELECT id, last_seq AS "lastSeq", pgid, spec, server_id AS "serverId" FROM jobs j
+       WHERE status IN ('queued', 'running', 'spawned') AND type <> 'vm'
+         AND (server_id IS NULL OR NOT EXISTS (SELECT 1 FROM console_servers s WHERE s.id = j.server_id))`,
     );
     return rows;
+  }
+
+  /** Takes an orphaned job over, so that of several servers reaping at once exactly one ends it. */
+  async claimOrphan(id: string, formerServerId: string | null): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE jobs SET server_id = $3 WHERE id = $1 AND server_id IS NOT DISTINCT FROM $2 AND status IN ('queued', 'running', 'spawned')`,
+      [id, formerServerId, this.server?.id ?? null],
+    );
+    return r.rowCount === 1;
   }
 
   async list(f: JobFilter): Promise<{ jobs: Job[]; next: string | null }> {

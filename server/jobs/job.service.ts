@@ -13,9 +13,13 @@ import { displayCommand, makeArgv } from './make-argv.ts';
 /** Starts a job of a given type; other features (terminals, SSH, VMs) register theirs. */
 export type JobStarter = (user: User, body: CreateJobBody) => Promise<Job>;
 
+/** Asks the server that runs a job to cancel it; true when one did. */
+export type RemoteCancel = (jobId: string, by: string) => Promise<boolean>;
+
 /** Jobs: creation, access control, history, output and cancellation. No HTTP types here. */
 export class JobService {
   private starters = new Map<string, JobStarter>();
+  private remoteCancel: RemoteCancel = async () => false;
 
   constructor(
     private readonly jobs: JobRepository,
@@ -29,6 +33,11 @@ export class JobService {
 
   registerStarter(type: string, starter: JobStarter) {
     this.starters.set(type, starter);
+  }
+
+  /** Several servers: a job this one does not run may run on another. */
+  setRemoteCancel(fn: RemoteCancel) {
+    this.remoteCancel = fn;
   }
 
   async create(user: User, body: CreateJobBody): Promise<Job> {
@@ -55,7 +64,8 @@ export class JobService {
 
   async cancel(user: User, id: string): Promise<Job> {
     const job = await this.get(user, id);
-    if (!(await this.runner.cancel(id, user.username))) {
+    const elsewhere = job.status === 'running' && !this.runner.isRunning(id) && job.serverId !== null;
+    if (!(await this.runner.cancel(id, user.username)) && !(elsewhere && (await this.remoteCancel(id, user.username)))) {
       throw conflict(`Job is ${job.status}, not running`, { status: job.status });
     }
     await this.audit.record({ type: 'job', action: 'job.cancel', userId: user.id, metadata: { jobId: id } });

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 import type { User } from '../../src/lib/shared/auth.ts';
 import type { AccessEnded, AuthService } from './auth/auth.service.ts';
 import { hashSecret } from './auth/passwords.ts';
@@ -18,8 +18,11 @@ export interface SocketData {
  * because the cors option does not stop a WebSocket-transport handshake from a foreign
  * page; authentication runs for every namespace as middleware.
  */
-export function createSocketServer(httpServer: http.Server, auth: AuthService, allowedOrigins: readonly string[], log: Logger) {
+export function createSocketServer(httpServer: http.Server, allowedOrigins: readonly string[], log: Logger, adapter?: ServerOptions['adapter']) {
   const io = new Server(httpServer, {
+    // With several servers on one database, broadcasts (list updates, VM updates) and
+    // server-to-server messages go through Postgres; alone, the in-memory default.
+    ...(adapter ? { adapter } : {}),
     serveClient: false,
     // Background tabs throttle timers; a generous ping timeout keeps idle consoles connected.
     pingInterval: 25_000,
@@ -53,11 +56,12 @@ export function socketAuth(auth: AuthService) {
 
 /**
  * Follows an account change to the live connections: sockets whose session ended are
- * disconnected (a reconnect then fails authentication), in every namespace.
+ * disconnected (a reconnect then fails authentication), in every namespace and on every
+ * server of the cluster.
  */
-export function disconnectEndedSockets(io: Server, e: AccessEnded): void {
+export async function disconnectEndedSockets(io: Server, e: AccessEnded): Promise<void> {
   for (const nsp of io._nsps.values()) {
-    for (const socket of nsp.sockets.values()) {
+    for (const socket of await nsp.fetchSockets()) {
       const data = socket.data as Partial<SocketData>;
       if (data.user?.id !== e.userId) continue;
       if (e.otherSessionsThan && (!data.sessionHash || data.sessionHash === e.otherSessionsThan.sessionHash)) continue;

@@ -6,9 +6,12 @@ import { freshDatabase } from './db.ts';
 
 export const ADMIN_PASSWORD = 'test-admin-password';
 
-/** A real server (Express + Socket.io) on a free loopback port with its own database. */
-export async function startTestServer(env: Record<string, string> = {}) {
-  const database = await freshDatabase();
+/**
+ * A real server (Express + Socket.io) on a free loopback port with its own database, or on
+ * `shared` (several servers on one database; the caller drops it).
+ */
+export async function startTestServer(env: Record<string, string> = {}, shared?: Awaited<ReturnType<typeof freshDatabase>>) {
+  const database = shared ?? (await freshDatabase());
   const config: Config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/tmp/vmo-test-data', ...env });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const app = await createApp({ config, db: database.db, log, serveUi: false, databaseUrl: database.url });
@@ -18,13 +21,14 @@ export async function startTestServer(env: Record<string, string> = {}) {
   const base = `http://127.0.0.1:${port}`;
   return {
     app,
+    url: database.url,
     db: database.db,
     base,
     port,
     config,
     async close() {
       await app.close();
-      await database.drop();
+      if (!shared) await database.drop();
     },
   };
 }

@@ -27,6 +27,8 @@ export interface Job {
   lastSeq: number;
   bytes: number;
   truncated: boolean;
+  /** The console server that runs (or ran) it; null for jobs from before server ids. */
+  serverId: string | null;
 }
 
 export interface JobEvent<Chunk = string> {
