@@ -34,6 +34,7 @@ import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 import { createVms } from './vms/vms.module.ts';
 import { joinCluster } from './cluster/cluster.module.ts';
+import { RemoteTerminals } from './cluster/remote-terminals.ts';
 import { ServerRegistry } from './cluster/server-registry.ts';
 import { createSocketBus } from './cluster/socket-bus.ts';
 
@@ -103,6 +104,9 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
     remoteShells: ssh.remoteShells,
     vmShells: vms?.vmShells,
   });
+
+  // Tabs on this server reach terminals of the others, and theirs reach ours.
+  terminals.service.connectRemote(new RemoteTerminals(io.of('/terminals'), registry.id, terminals.service, log.child({ module: 'cluster' })));
 
   auth.onAccessEnded((e) => {
     if (!e.otherSessionsThan) terminals.service.revokeUser(e.userId, e.reason);

@@ -18,6 +18,7 @@ import { childEnv } from '../sources/child-env.ts';
 import { PtySource } from '../sources/pty.source.ts';
 import type { ScreenedTerminal } from '../sources/screened-terminal.ts';
 import { TerminalSession, type TerminalPeer } from './terminal-session.ts';
+import type { RemoteTerminals } from '../cluster/remote-terminals.ts';
 
 type TerminalBody = Extract<CreateJobBody, { type: 'terminal' }>;
 
@@ -67,6 +68,8 @@ export class TerminalService {
   /** Which account each attached socket acts for, so a revoked permission reaches open tabs. */
   private readonly peerUsers = new Map<string, string>();
   private readonly lagMs: number;
+  /** Terminals of the other servers on the same database, reached through them. */
+  private remote?: RemoteTerminals;
 
   constructor(
     private readonly jobs: JobService,
@@ -78,6 +81,10 @@ export class TerminalService {
     private readonly opts: TerminalServiceOptions,
   ) {
     this.lagMs = opts.lagMs ?? 10_000;
+  }
+
+  connectRemote(remote: RemoteTerminals): void {
+    this.remote = remote;
   }
 
   /** The `terminal` job starter (registered with JobService). */
@@ -205,13 +212,14 @@ export class TerminalService {
     return started;
   }
 
-  /** Running terminals `user` may see, with who is attached. */
-  async list(user: User): Promise<TerminalSummary[]> {
+  /** Running terminals `user` may see, with who is attached; on every server unless `localOnly`. */
+  async list(user: User, opts: { localOnly?: boolean } = {}): Promise<TerminalSummary[]> {
+    const elsewhere = !opts.localOnly && this.remote ? this.remote.listElsewhere(user) : Promise.resolve([]);
     const visible = [...this.sessions.values()].filter((s) => !s.ended && (user.role === 'admin' || s.job.userId === user.id));
-    if (!visible.length) return [];
+    if (!visible.length) return elsewhere;
     const { jobs } = await this.jobs.list(user, { type: 'terminal', status: 'running,queued', limit: 200 });
     const fresh = new Map(jobs.map((j) => [j.id, j]));
-    return visible.map((s) => {
+    const here = visible.map((s) => {
       const job = fresh.get(s.job.id) ?? s.job;
       return {
         ...job,
@@ -224,6 +232,7 @@ export class TerminalService {
         cwd: s.cwd,
       };
     });
+    return [...here, ...(await elsewhere)];
   }
 
   /**
@@ -234,6 +243,14 @@ export class TerminalService {
     const job = await this.jobs.get(user, String(msg?.jobId));
     if (job.type !== 'terminal') throw validationFailed('This job is not a terminal');
     const session = this.sessions.get(job.id);
+    if ((!session || session.ended) && this.remote?.runsElsewhere(job)) {
+      if (!mayUseTerminals(user)) throw forbidden('Terminal access is not enabled for your account; ask an administrator');
+      await this.remote.attach(user, peer.id, job, optionalSize(msg), (res) => {
+        this.peerUsers.set(peer.id, user.id);
+        reply({ job, ...res });
+      });
+      return;
+    }
     if (!session || session.ended) {
       if (job.status === 'running' || job.status === 'queued') {
         throw conflict('This terminal runs in another server process or has just ended; try again');
@@ -251,6 +268,7 @@ export class TerminalService {
   }
 
   detach(peerId: string, jobId?: string): void {
+    this.remote?.detach(peerId, jobId);
     for (const [id, s] of this.sessions) {
       if (jobId && id !== jobId) continue;
       s.detach(peerId);
@@ -279,29 +297,43 @@ export class TerminalService {
 
   input(peerId: string, jobId: string, data: unknown): boolean {
     const s = this.sessions.get(jobId);
-    if (!s) return false;
+    const remote = !s && this.remote?.forwards(peerId, jobId);
+    if (!s && !remote) return false;
     let bytes: Buffer | string;
     if (typeof data === 'string') bytes = data;
     else if (Buffer.isBuffer(data)) bytes = data;
     else if (data instanceof ArrayBuffer || data instanceof Uint8Array) bytes = Buffer.from(data as ArrayBuffer);
     else return false;
     if (!bytes.length) return false;
+    if (!s) {
+      this.remote!.input(peerId, jobId, bytes);
+      return true;
+    }
     return s.input(peerId, bytes);
   }
 
   resize(peerId: string, jobId: string, cols: unknown, rows: unknown): boolean {
     const s = this.sessions.get(jobId);
     const size = optionalSize({ cols, rows });
-    if (!s || !size.cols || !size.rows) return false;
-    return s.resize(peerId, size.cols, size.rows);
+    if (!size.cols || !size.rows) return false;
+    if (!s && this.remote?.forwards(peerId, jobId)) {
+      this.remote.resize(peerId, jobId, size.cols, size.rows);
+      return true;
+    }
+    return s ? s.resize(peerId, size.cols, size.rows) : false;
   }
 
   ack(peerId: string, jobId: string, bytes: unknown): void {
-    this.sessions.get(jobId)?.ack(peerId, Number(bytes));
+    const s = this.sessions.get(jobId);
+    if (s) s.ack(peerId, Number(bytes));
+    else if (this.remote?.forwards(peerId, jobId)) this.remote.ack(peerId, jobId, Number(bytes));
   }
 
-  takeKeyboard(peerId: string, jobId: string): boolean {
-    return this.sessions.get(jobId)?.takeKeyboard(peerId) ?? false;
+  /** Local terminals answer at once; one on another server answers once that server did. */
+  takeKeyboard(peerId: string, jobId: string): boolean | Promise<boolean> {
+    const s = this.sessions.get(jobId);
+    if (!s && this.remote?.forwards(peerId, jobId)) return this.remote.takeKeyboard(peerId, jobId);
+    return s?.takeKeyboard(peerId) ?? false;
   }
 
   /** Whether `peerId` is attached to `jobId` (access was checked when it attached). */

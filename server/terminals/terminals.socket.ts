@@ -51,9 +51,9 @@ export function registerTerminalSockets(
       if (msg && typeof msg.jobId === 'string') terminals.ack(socket.id, msg.jobId, msg.bytes);
     });
 
-    socket.on('take-keyboard', (msg, ack) => {
+    socket.on('take-keyboard', async (msg, ack) => {
       const jobId = String(msg?.jobId);
-      if (terminals.takeKeyboard(socket.id, jobId)) ack?.({ ok: true, keyboard: true });
+      if (await terminals.takeKeyboard(socket.id, jobId)) ack?.({ ok: true, keyboard: true });
       else ack?.({ error: { code: 'not_found', message: 'Not attached to this terminal (attach first)' } });
     });
 

@@ -6,6 +6,7 @@ import type { Job, JobEvent } from '../../src/lib/shared/jobs.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { FIXTURES, jobsSocket, waitDone, waitFor, writeRegistry } from '../helpers/jobs.ts';
 import { client, login, startTestServer, type TestServer } from '../helpers/server.ts';
+import { newTerminal, Tab } from '../helpers/terminals.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FAST = { SERVER_HEARTBEAT_SECONDS: '1', SERVER_DEAD_SECONDS: '3' };
@@ -122,6 +123,42 @@ describe('two servers on one database', () => {
     await admin.patch(`/api/admin/users/${id}`, { disabled: true });
     expect(await ended).toMatch(/disabled/);
     await waitFor(async () => !onB.connected, 5000, 'the socket on B to close');
+  });
+
+  it('attaches to, types into, resizes and flow-controls through B a terminal that runs on A, keyboard included', async () => {
+    const job = await newTerminal(client(a.base, { cookie: cookieA }));
+    const onA = await Tab.open(a.base, cookieA, job.id);
+    expect(onA.ack.keyboard).toBe(true);
+    const onB = await Tab.open(b.base, cookieB, job.id);
+    expect(onB.ack.ok).toBe(true);
+    expect(onB.ack.keyboard).toBe(false);
+    expect((await client(b.base, { cookie: cookieB }).get('/api/terminals')).json.terminals.map((t: { id: string }) => t.id)).toContain(job.id);
+
+    onA.tab.type('echo from-a-$((6*7))\r');
+    await onB.tab.see(/from-a-42/);
+    // Keystrokes from a tab without the keyboard are dropped; taking it moves it across servers.
+    onB.tab.type('echo ignored-$((6*7))\r');
+    const taken = await onB.tab.socket.timeout(10_000).emitWithAck('take-keyboard', { jobId: job.id });
+    expect(taken.ok).toBe(true);
+    await waitFor(async () => onA.tab.keyboard === false && onB.tab.keyboard === true, 5000, 'keyboard to move to B');
+    onB.tab.type('echo from-b-$((6*7))\r');
+    await onA.tab.see(/from-b-42/);
+    expect(onA.tab.text()).not.toContain('ignored-42');
+
+    onB.tab.socket.emit('resize', { jobId: job.id, cols: 100, rows: 30 });
+    await waitFor(async () => onA.tab.resizes.some((r) => r.cols === 100 && r.rows === 30), 5000, 'resize seen on A');
+    const mark = onB.tab.length;
+    onB.tab.type('stty size; seq 1 30000\r');
+    await onB.tab.see(/30 100/, mark);
+    // About 170 KB of output through the other server: only arrives if B's acks reach A's flow control.
+    await onB.tab.see(/\b29999\r?\n30000\b/, mark, 30_000);
+    expect(onB.tab.lagging).toBe(false);
+
+    onB.tab.type('exit\r');
+    await waitDone(client(b.base, { cookie: cookieB }), job.id);
+    await waitFor(async () => onB.tab.exit, 5000, 'exit on the tab on B');
+    onA.tab.close();
+    onB.tab.close();
   });
 
   it('marks the jobs of a server on another machine that stopped answering as interrupted', async () => {
