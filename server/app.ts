@@ -106,7 +106,9 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   });
 
   // Tabs on this server reach terminals of the others, and theirs reach ours.
-  terminals.service.connectRemote(new RemoteTerminals(io.of('/terminals'), registry.id, terminals.service, log.child({ module: 'cluster' })));
+  const remoteTerminals = new RemoteTerminals(io.of('/terminals'), registry.id, terminals.service, log.child({ module: 'cluster' }));
+  terminals.service.connectRemote(remoteTerminals);
+  hub.onEnded((done) => remoteTerminals.jobEnded(done));
 
   auth.onAccessEnded((e) => {
     if (!e.otherSessionsThan) terminals.service.revokeUser(e.userId, e.reason);

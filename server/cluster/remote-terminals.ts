@@ -13,6 +13,7 @@ const IN = 'cluster:terminal-in';
 const OUT = 'cluster:terminal-out';
 const LIST = 'cluster:terminal-list';
 const REPLY_TIMEOUT_MS = 10_000;
+const EXIT_FALLBACK_MS = 2000;
 
 type Op =
   | { op: 'attach'; jobId: string; user: User; cols?: number; rows?: number; requestId: string }
@@ -67,6 +68,21 @@ export class RemoteTerminals {
     on(LIST, (m: { user: User }, reply: (list: TerminalSummary[]) => void) => {
       void this.terminals.list(m.user, { localOnly: true }).then(reply, () => reply([]));
     });
+  }
+
+  /**
+   * A job ended (on any server). Tabs here attached to it elsewhere get their exit even when
+   * its server died and a survivor ended it, so no tab waits on a terminal that is gone.
+   */
+  jobEnded(done: { jobId: string; status: string; exitCode: number | null }): void {
+    // Normally the terminal's own server sends the exit after the last output, on the tab's
+    // stream; this is the fallback for a server that died, so it waits for that first.
+    setTimeout(() => {
+      for (const [peerId, jobs] of this.attachedTo) {
+        if (!jobs.delete(done.jobId)) continue;
+        this.nsp.sockets.get(peerId)?.emit('exit', { jobId: done.jobId, exitCode: done.exitCode, status: done.status });
+      }
+    }, EXIT_FALLBACK_MS).unref();
   }
 
   /** Whether a terminal job runs on another live server (and so is reached through it). */
@@ -200,11 +216,13 @@ export class RemoteTerminals {
     }
     const payload = { ...body.payload };
     if (typeof payload.data === 'string' && body.event === 'output') payload.data = Buffer.from(payload.data, 'base64');
+    const jobId = String(payload.jobId);
+    if (body.event === 'exit' || body.event === 'revoked') {
+      // Already told (jobEnded) or no longer attached: once is enough.
+      if (!this.attachedTo.get(peerId)?.delete(jobId)) return;
+    }
     const socket = this.nsp.sockets.get(peerId);
     (socket?.emit as ((ev: string, p: unknown) => boolean) | undefined)?.call(socket, body.event, payload);
-    if (body.event === 'exit' || body.event === 'revoked' || body.event === 'lagging') {
-      if (body.event !== 'lagging') this.attachedTo.get(peerId)?.delete(String(payload.jobId));
-    }
   }
 
   // ------------------------------------------------------------------ A: the terminal's server

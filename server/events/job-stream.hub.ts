@@ -41,11 +41,17 @@ export class JobStreamHub {
   private finished = new Map<string, { done: JobDone; lastSeq: number }>();
 
   private peers?: HubPeers;
+  private endedListeners: Array<(done: JobDone) => void> = [];
 
   constructor(private readonly repo: EventRepository, private readonly log: Logger) {}
 
   connectPeers(peers: HubPeers): void {
     this.peers = peers;
+  }
+
+  /** Calls `fn` for every job that ends, here or (with peers) on another server. */
+  onEnded(fn: (done: JobDone) => void): void {
+    this.endedListeners.push(fn);
   }
 
   /** The sink calls this after a batch is committed. */
@@ -91,6 +97,7 @@ export class JobStreamHub {
   }
 
   private finishHere(done: JobDone, lastSeq: number): void {
+    for (const fn of this.endedListeners) fn(done);
     this.committed.set(done.jobId, Math.max(this.committed.get(done.jobId) ?? 0, lastSeq));
     this.finished.set(done.jobId, { done, lastSeq });
     // Forget it after a while; late joiners read status from the database.

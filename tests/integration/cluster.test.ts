@@ -209,6 +209,10 @@ describe('a server killed with SIGKILL', () => {
 
     const job = (await client(baseA, { cookie: cookieA }).post('/api/jobs', { type: 'make', project: 'fixture', target: 'tree' })).json as Job;
     const viewer = await watch(b.base, cookieB, job.id);
+    const terminal = await newTerminal(client(baseA, { cookie: cookieA }));
+    const { tab } = await Tab.open(b.base, cookieB, terminal.id);
+    tab.type('echo before-the-crash\r');
+    await tab.see(/before-the-crash\r?\n/);
     const grandchild = Number(
       (await waitFor(async () => /grandchild (\d+)/.exec(viewer.events.map((e) => e.chunk).join('')), 10_000, 'grandchild pid'))[1],
     );
@@ -218,6 +222,10 @@ describe('a server killed with SIGKILL', () => {
     expect(final.status).toBe('interrupted');
     await waitFor(async () => !alive(grandchild), 5000, 'the orphaned process group to be killed');
     await waitFor(async () => viewer.done(), 5000, 'job:done for the viewer on B');
+    // The tab on B attached to A's terminal is told it ended, not left waiting.
+    await waitFor(async () => tab.exit, 10_000, 'exit for the terminal tab on B');
+    expect(tab.exit!.status).toBe('interrupted');
     viewer.socket.close();
+    tab.close();
   }, 120_000);
 });
