@@ -34,6 +34,7 @@ import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 import { createVms } from './vms/vms.module.ts';
 import { joinCluster } from './cluster/cluster.module.ts';
+import { clusterRoutes } from './cluster/cluster.routes.ts';
 import { RemoteTerminals } from './cluster/remote-terminals.ts';
 import { ServerRegistry } from './cluster/server-registry.ts';
 import { createSocketBus } from './cluster/socket-bus.ts';
@@ -129,6 +130,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   if (vms) api.use(...vms.routes);
   api.use(jobRoutes(jobs, eventRepo));
   api.use(auditRoutes(audit));
+  api.use(clusterRoutes(registry));
   api.use((_req, _res, next) => next(notFound('API route')));
   api.use(errorHandler(log));
   app.use('/api', api);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { processStartTime } from '../sources/process-group.ts';
+import type { ConsoleServer, ServerListing } from '../../src/lib/shared/servers.ts';
 
 export interface RegistrySettings {
   heartbeatSeconds: number;
@@ -122,6 +123,22 @@ export class ServerRegistry {
       [this.id, this.settings.deadSeconds],
     );
     return rows[0].n;
+  }
+
+  /** Every registered server, this one included, with what it runs now. */
+  async list(): Promise<ServerListing> {
+    const { rows } = await this.db.query<Omit<ConsoleServer, 'self'>>(
+      `SELECT s.id, s.address, s.machine, s.pid, s.started_at AS "startedAt", s.heartbeat_at AS "heartbeatAt",
+              s.heartbeat_at >= now() - make_interval(secs => $1) AS alive,
+              (SELECT count(*)::int FROM jobs j WHERE j.server_id = s.id AND j.status IN ('queued', 'running', 'spawned')) AS "runningJobs"
+       FROM console_servers s ORDER BY s.started_at`,
+      [this.settings.deadSeconds],
+    );
+    return {
+      servers: rows.map((r) => ({ ...r, self: r.id === this.id })),
+      heartbeatSeconds: this.settings.heartbeatSeconds,
+      deadSeconds: this.settings.deadSeconds,
+    };
   }
 
   async close(): Promise<void> {

@@ -65,7 +65,7 @@ test('every page works under the Content-Security-Policy with no violation', asy
 
   for (const path of [
     '/', '/projects', '/jobs', '/terminals', '/environments', '/vms', '/credits', '/events',
-    '/settings/tokens', '/settings/password', '/admin', '/admin/known-hosts', '/admin/vms', '/admin/operations', '/admin/credits',
+    '/settings/tokens', '/settings/password', '/admin', '/admin/known-hosts', '/admin/vms', '/admin/operations', '/admin/credits', '/admin/servers',
   ]) {
     const res = await page.goto(path);
     expect(res!.headers()['content-security-policy'], path).toContain("frame-ancestors 'none'");

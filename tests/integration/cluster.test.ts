@@ -67,8 +67,11 @@ describe('two servers on one database', () => {
     const started = await client(a.base, { cookie: cookieA }).post('/api/jobs', { type: 'make', project: 'fixture', target: 'slow' });
     expect(started.status).toBe(201);
     const job = started.json as Job;
-    const servers = await database.db.query('SELECT id FROM console_servers ORDER BY started_at');
-    expect(servers.rows).toHaveLength(2);
+    const listing = (await client(b.base, { cookie: cookieB }).get('/api/admin/servers')).json;
+    expect(listing.servers).toHaveLength(2);
+    expect(listing.servers.filter((s: { self: boolean }) => s.self).map((s: { id: string }) => s.id)).toEqual([b.app.serverId]);
+    expect(listing.servers.every((s: { alive: boolean; address: string }) => s.alive && /^127\.0\.0\.1:\d+$/.test(s.address))).toBe(true);
+    expect(listing.servers.find((s: { id: string }) => s.id === a.app.serverId).runningJobs).toBe(1);
     expect(job.serverId).toBe(a.app.serverId);
 
     const viewer = await watch(b.base, cookieB, job.id);

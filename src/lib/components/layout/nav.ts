@@ -40,6 +40,7 @@ const OTHER_TITLES: Record<string, string> = {
   '/admin/vms': 'All VMs',
   '/admin/operations': 'VM operations',
   '/admin/credits': 'Credits of all users',
+  '/admin/servers': 'Servers',
 };
 
 export function navItemsFor(user: User): NavItem[] {
