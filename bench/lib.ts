@@ -13,6 +13,7 @@ import { migrate } from '../server/platform/migrator.ts';
 /** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
 export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
+  // Open to the postgres user (as root): the database stays in `dir` instead of /var/lib/vm-orchestrator.
   fs.chmodSync(dir, 0o755);
   const log = createLogger('silent');
   const pg = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(dir, log);

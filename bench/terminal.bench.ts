@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
 import {
@@ -11,9 +8,11 @@ import {
   type Latency, type Throughput,
 } from './lib.ts';
 import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
+import { ensureWetty, startWetty, WETTY_VERSION } from './wetty.ts';
 
 /**
- * `npm run bench:terminal`: browser terminals, ours against wetty (the npm package).
+ * `npm run bench:terminal`: browser terminals, ours against wetty (the npm package, installed
+ * on first use into bench/.tools/wetty: see wetty.ts).
  * 1. keystroke echo latency: 500 single keystrokes into `cat` (tty in raw mode, so cat
  *    itself echoes each byte), timed from the client's emit to the echo arriving at a
  *    headless socket.io client;
@@ -35,15 +34,6 @@ const startOurs = () => startServerProcess(import.meta.filename);
 
 
 if (process.env.BENCH_ROLE === 'server') await serveForParent();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function makeFile(): string {
   const file = path.join(os.tmpdir(), `vmo-bench-terminal-${FILE_MB}mb.txt`);
@@ -156,43 +146,6 @@ async function oursThroughput(base: string, cookie: string, pid: number, file: s
 
 // ---------------------------------------------------------------- wetty
 
-function findWetty(): string | null {
-  // wetty's package.json has an exports map without ./package.json; find its directory from its entry point.
-  try {
-    const require = createRequire(import.meta.url);
-    let dir = path.dirname(require.resolve('wetty'));
-    while (!fs.existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
-    const main = path.join(dir, 'build', 'main.js');
-    return fs.existsSync(main) ? main : null;
-  } catch {
-    const main = path.resolve(import.meta.dirname, '../node_modules/wetty/build/main.js');
-    return fs.existsSync(main) ? main : null;
-  }
-}
-
-/** Starts wetty on loopback running `command` for every connection (as root: a local PTY, no login). */
-async function startWetty(main: string, command: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [main, '--port', String(port), '--host', '127.0.0.1', '--command', command, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`wetty exited: ${err.slice(-500)}`);
-    try {
-      if ((await fetch(base)).ok) return { child, base };
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill();
-  throw new Error(`wetty did not start: ${err.slice(-500)}`);
-}
-
 async function wettySession(base: string, parse: boolean) {
   const socket: Socket = connect(base, { transports: ['websocket'], reconnection: false });
   const ack = acker(262_144, parse, (bytes) => socket.emit('commit', bytes));
@@ -259,6 +212,9 @@ const file = makeFile();
 const results: Record<string, unknown> = { fileMb: FILE_MB, keystrokes: KEYSTROKES };
 const rows: Array<Record<string, string | number>> = [];
 
+// Installed (first run only) before anything is measured, so the install competes with no run.
+const wetty = await ensureWetty();
+
 const ours = await startOurs();
 try {
   const pid = ours.child.pid!;
@@ -276,17 +232,15 @@ try {
   await new Promise((r) => ours.child.once('exit', r));
 }
 
-const wetty = findWetty();
-if (!wetty) {
-  const why = 'wetty is not installed (npm install --save-dev wetty)';
-  results.wetty = { skipped: why };
-  rows.push({ server: 'wetty', measure: '-', result: `not run: ${why}`, 'peak RSS MB': '-' });
+if ('skipped' in wetty) {
+  results.wetty = { skipped: wetty.skipped };
+  rows.push({ server: 'wetty', measure: '-', result: `not run: ${wetty.skipped}`, 'peak RSS MB': '-' });
 } else {
   try {
-    const lat = await wettyLatency(wetty);
-    const raw = await wettyThroughput(wetty, file, false);
-    const parsed = await wettyThroughput(wetty, file, true);
-    results.wetty = { latency: lat, throughputAckOnReceipt: raw, throughputParsed: parsed };
+    const lat = await wettyLatency(wetty.main);
+    const raw = await wettyThroughput(wetty.main, file, false);
+    const parsed = await wettyThroughput(wetty.main, file, true);
+    results.wetty = { version: WETTY_VERSION, latency: lat, throughputAckOnReceipt: raw, throughputParsed: parsed };
     rows.push(
       { server: 'wetty', measure: 'keystroke echo', result: `p50 ${lat.p50} ms, p99 ${lat.p99} ms (max ${lat.max})`, 'peak RSS MB': lat.peakRssMb },
       { server: 'wetty', measure: `cat ${FILE_MB} MB, ack on receipt`, result: `${raw.mbPerS} MB/s (${raw.seconds} s)`, 'peak RSS MB': raw.peakRssMb },

@@ -16,6 +16,11 @@ const schema = z.object({
   PORT: intFrom(3000).pipe(z.number().max(65535)),
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  /**
+   * As root only: where the embedded Postgres's binaries and data go when the `postgres` user
+   * it runs as cannot reach the checkout or DATA_DIR (see server/platform/embedded-postgres/).
+   */
+  EMBEDDED_POSTGRES_DIR: z.string().min(1).default('/var/lib/vm-orchestrator').transform((p) => path.resolve(p)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json for log shippers, pretty for people; auto picks pretty when stdout is a terminal. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),

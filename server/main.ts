@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { createApp } from './app.ts';
 import { createPool } from './platform/db.ts';
-import { DataDirBusyError, startEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';
+import { DataDirBusyError, EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';
 import { createLogger } from './platform/logger.ts';
 import { MigrationError, migrate } from './platform/migrator.ts';
 
@@ -12,7 +12,7 @@ async function main() {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.DATABASE_URL;
   if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    embedded = await startEmbeddedPostgres(config.dataDir, log, { systemDir: config.EMBEDDED_POSTGRES_DIR });
     url = embedded.url;
   }
   const db = createPool(url);
@@ -56,7 +56,10 @@ async function main() {
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof MigrationError;
+  // Errors that explain themselves print as their message alone: a stack trace would bury
+  // the cause and the fix they name.
+  const known = err instanceof ConfigError || err instanceof DataDirBusyError || err instanceof EmbeddedPostgresError
+    || err instanceof MigrationError;
   if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`Port already in use: ${(err as Error).message}. Is vm-orchestrator already running? Set PORT to use another.`);
   } else {

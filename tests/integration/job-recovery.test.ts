@@ -19,6 +19,7 @@ const registry = writeRegistry({ fixture: path.join(FIXTURES, 'jobs') });
 describe('database trouble mid-job', () => {
   // A Postgres of its own, because this test stops and restarts it.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-outage-'));
+  // Open to the postgres user (as root): the database stays in `dir`, removed afterwards.
   fs.chmodSync(dir, 0o755);
   const log = createLogger('silent');
   let pg: EmbeddedDatabase;
@@ -44,7 +45,7 @@ describe('database trouble mid-job', () => {
     await new Promise((r) => setTimeout(r, 300));
     await pg.stop();
     await new Promise((r) => setTimeout(r, 700));
-    pg = await startEmbeddedPostgres(dir, log, port);
+    pg = await startEmbeddedPostgres(dir, log, { port });
     const done = await app.runner.finished(job.id);
     expect(done?.status).toBe('success');
     const text = (await allEvents(c, job.id)).filter((e) => e.stream === 'stdout').map((e) => e.chunk).join('');
@@ -57,7 +58,7 @@ describe('database trouble mid-job', () => {
     const finished = app.runner.finished(job2.id)!;
     await pg.stop();
     await new Promise((r) => setTimeout(r, 2500));
-    pg = await startEmbeddedPostgres(dir, log, port);
+    pg = await startEmbeddedPostgres(dir, log, { port });
     const failed = await finished;
     expect(failed.status).toBe('failed');
     const system = (await allEvents(c, job2.id)).filter((e) => e.stream === 'system').map((e) => e.chunk).join('\n');
