@@ -37,20 +37,12 @@ export interface AxeViolation {
   nodes: AxeNode[];
 }
 
-export interface ScanOptions {
-  /**
-   * Selectors left out of the scan. Only for markup the console cannot change (a third-party
-   * widget's internals); each use says why next to it.
-   */
-  exclude?: string[];
-}
-
 /**
  * Runs axe-core on the page as it is now. axe is injected through the devtools protocol
  * (`page.evaluate`), not a script tag, so the console's Content-Security-Policy does not get
  * in the way; it is injected again after each navigation.
  */
-export async function scan(page: Page, options: ScanOptions = {}): Promise<AxeViolation[]> {
+export async function scan(page: Page): Promise<AxeViolation[]> {
   // Contrast is measured as drawn: let finite animations (a dialog fading and zooming in) end
   // first. Endless ones (spinners, pulses) are left running.
   await page.waitForFunction(() =>
@@ -59,10 +51,9 @@ export async function scan(page: Page, options: ScanOptions = {}): Promise<AxeVi
   const present = await page.evaluate(() => typeof (window as { axe?: unknown }).axe === 'object');
   if (!present) await page.evaluate(axe.source);
   return page.evaluate(
-    async ({ tags, exclude }) => {
+    async (tags) => {
       const w = window as unknown as { axe: typeof axe };
-      const context = exclude.length ? { include: [document], exclude } : document;
-      const results = await w.axe.run(context as axe.ElementContext, {
+      const results = await w.axe.run(document, {
         runOnly: { type: 'tag', values: tags },
         resultTypes: ['violations'],
       });
@@ -78,7 +69,7 @@ export async function scan(page: Page, options: ScanOptions = {}): Promise<AxeVi
         })),
       }));
     },
-    { tags: WCAG_TAGS, exclude: options.exclude ?? [] },
+    WCAG_TAGS,
   );
 }
 
@@ -96,8 +87,8 @@ export function describeViolations(violations: AxeViolation[]): string {
  * Fails (softly with `soft`, so one test can report every theme) when axe finds any WCAG 2
  * A/AA violation on the page. `label` names the page and theme in the message.
  */
-export async function expectAccessible(page: Page, label: string, options: ScanOptions & { soft?: boolean } = {}) {
-  const violations = await scan(page, options);
+export async function expectAccessible(page: Page, label: string, options: { soft?: boolean } = {}) {
+  const violations = await scan(page);
   const message = `${label}: ${violations.length} accessibility violation(s) at ${page.url()}\n${describeViolations(violations)}`;
   const check = options.soft ? expect.soft : expect;
   // The list of ids keeps the diff short; the message holds the details.
