@@ -4,6 +4,7 @@ import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { dockerForTests, removeContainersLabelled } from '../helpers/docker.ts';
 import { expectAccessible, expectTheme, saveTheme, THEMES } from './a11y.ts';
+import { watchPolicies } from './policies.ts';
 import { readRemoteSetup } from './remote.ts';
 import { signIn } from './session.ts';
 
@@ -237,6 +238,11 @@ const PAGES: PageCase[] = [
     ready: (page) => expect(page.getByRole('cell', { name: 'a11y token' }).first()).toBeVisible(),
   },
   {
+    name: 'settings/password',
+    path: '/settings/password',
+    ready: (page) => expect(page.getByLabel('Current password')).toBeEditable(),
+  },
+  {
     name: 'settings/tokens: new token dialog',
     path: '/settings/tokens',
     ready: (page) => expect(page.getByLabel('Name')).toBeEditable(),
@@ -295,6 +301,44 @@ const PAGES: PageCase[] = [
     ready: (page) => expect(page.getByRole('cell', { name: 'admin', exact: true }).first()).toBeVisible(),
   },
   {
+    name: 'admin: a disabled and a locked-out user',
+    path: async (page) => {
+      for (const username of ['a11y-disabled', 'a11y-locked']) {
+        const res = await page.request.post('/api/admin/users', { data: { username, password: 'a11y-password-1', role: 'user' } });
+        expect([201, 409]).toContain(res.status());
+      }
+      const { users } = await get(page, '/api/admin/users');
+      const disabled = users.find((u: { username: string }) => u.username === 'a11y-disabled');
+      await page.request.patch(`/api/admin/users/${disabled.id}`, { data: { disabled: true } });
+      // Failed sign-ins from an address of their own, so the console's own sign-ins are not slowed.
+      for (let i = 0; i < 5; i++) {
+        await page.request.post('/api/auth/login', {
+          data: { username: 'a11y-locked', password: 'wrong-password' }, headers: { 'x-forwarded-for': '198.51.100.77' },
+        });
+      }
+      return '/admin';
+    },
+    ready: async (page) => {
+      await expect(page.getByRole('row').filter({ hasText: 'a11y-disabled' }).getByText('Disabled', { exact: true })).toBeVisible();
+      await expect(page.getByRole('row').filter({ hasText: 'a11y-locked' }).getByText(/Locked until/)).toBeVisible();
+    },
+  },
+  {
+    name: 'admin: user actions menu and new password dialog',
+    path: '/admin',
+    ready: (page) => expect(page.getByRole('button', { name: 'Actions for admin', exact: true })).toBeVisible(),
+    open: async (page) => {
+      await page.getByRole('button', { name: 'Actions for admin', exact: true }).click();
+      await page.getByRole('menuitem', { name: /new password/i }).click();
+      await expect(page.getByRole('dialog', { name: /new password for admin/i })).toBeVisible();
+    },
+  },
+  {
+    name: 'admin/servers',
+    path: '/admin/servers',
+    ready: (page) => expect(page.getByTestId('server-row').first()).toBeVisible(),
+  },
+  {
     name: 'admin/credits',
     path: '/admin/credits',
     ready: (page) => expect(page.getByTestId('credit-account-row').first()).toBeVisible(),
@@ -344,6 +388,8 @@ for (const c of PAGES) {
     test.setTimeout(90_000);
     const reason = await c.skip?.();
     test.skip(!!reason, reason);
+    // Each page is also used under its Content-Security-Policy: nothing may be refused.
+    const refused = await watchPolicies(page);
 
     // On the console's origin either way, so the theme can be saved before the page loads.
     if (c.signedOut) await page.goto('/login');
@@ -360,6 +406,7 @@ for (const c of PAGES) {
         await expect(page.locator('[data-slot="skeleton"]')).toHaveCount(0);
         await c.open?.(page);
         await expectAccessible(page, `${c.name} (${theme})`, { soft: true });
+        expect.soft(await refused(), `policy violations on ${c.name} (${theme})`).toEqual([]);
       });
     }
   });

@@ -1,32 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { watchPolicies } from './policies.ts';
 import { ADMIN, signIn } from './session.ts';
 import { shootBothThemes } from './shots.ts';
-
-/**
- * Records what the browser refused under the page's policies: CSP violations (the DOM event
- * and the console line Chromium prints) and Permissions-Policy complaints.
- */
-async function watchPolicies(page: Page): Promise<() => Promise<string[]>> {
-  const console: string[] = [];
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to|Permissions-Policy|Unrecognized feature/i.test(msg.text())) console.push(msg.text());
-  });
-  await page.addInitScript(() => {
-    const w = window as unknown as { __policyViolations: string[] };
-    w.__policyViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      w.__policyViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
-    });
-  });
-  // Violations of a page that was navigated away from are gone with it: read them per page.
-  const seen: string[] = [];
-  return async () => {
-    const now = await page.evaluate(() => (window as unknown as { __policyViolations?: string[] }).__policyViolations ?? []);
-    seen.push(...now);
-    await page.evaluate(() => ((window as unknown as { __policyViolations: string[] }).__policyViolations = []));
-    return [...seen, ...console];
-  };
-}
 
 test('every page works under the Content-Security-Policy with no violation', async ({ page }) => {
   const violations = await watchPolicies(page);
