@@ -1,6 +1,13 @@
 import type { ITheme, Terminal } from '@xterm/xterm';
 
 /** Terminal colours per app theme. The light palette darkens yellow/cyan/white so text stays readable on white. */
+/**
+ * Programs pick colours for one background; some of them are unreadable on the other theme
+ * (white on light, black on dark). xterm.js lightens or darkens such text until it reaches
+ * WCAG AA contrast (4.5:1) against its background.
+ */
+export const MIN_CONTRAST_RATIO = 4.5;
+
 export const TERMINAL_THEMES: Record<'light' | 'dark', ITheme> = {
   dark: {
     background: '#09090b',
