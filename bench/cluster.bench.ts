@@ -58,6 +58,10 @@ const jobs = await Promise.all(
 );
 const ids = jobs.map((j: { id: string }) => j.id);
 const [onA, onB] = await Promise.all([same.watch(ids), other.watch(ids)]);
+// The watchers already exit on a gap or a duplicate; here every printed line must have come.
+for (const [name, w] of [['A', onA], ['B', onB]] as const) {
+  if (w.latency.samples !== JOBS * LINES) throw new Error(`viewer on ${name} saw ${w.latency.samples} of ${JOBS * LINES} lines`);
+}
 
 const row = (viewer: string, w: Watched) => ({
   viewer,
