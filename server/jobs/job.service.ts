@@ -57,9 +57,9 @@ export class JobService {
     return this.jobs.list({ ...filter, visibleTo: user.role === 'admin' ? undefined : user.id });
   }
 
-  async events(user: User, id: string, after: number, limit: number): Promise<{ job: Job; events: StoredEvent[] }> {
+  async events(user: User, id: string, after: number, limit: number, maxBytes?: number): Promise<{ job: Job; events: StoredEvent[] }> {
     const job = await this.get(user, id);
-    return { job, events: await this.eventRepo.list(id, after, limit) };
+    return { job, events: await this.eventRepo.list(id, after, limit, maxBytes) };
   }
 
   async cancel(user: User, id: string): Promise<Job> {

@@ -23,9 +23,12 @@ const listQuery = z.object({
   before: z.string().regex(/^[\d\-T:.Z+]+\|[0-9a-f-]{36}$/i, 'use the `next` value of the previous page').optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+const EVENTS_PAGE_MAX_BYTES = 4 * 1024 * 1024;
 const eventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Pages stop at about this many bytes; a console asks for a small first page so it shows output sooner. */
+  maxBytes: z.coerce.number().int().min(1024).max(EVENTS_PAGE_MAX_BYTES).default(EVENTS_PAGE_MAX_BYTES),
   encoding: z.enum(['utf8', 'base64']).default('utf8'),
 });
 const searchQuery = z.object({
@@ -54,7 +57,7 @@ export function jobRoutes(jobs: JobService, events: EventRepository): Router {
 
   r.get('/jobs/:id/events', async (req, res) => {
     const q = parse(eventsQuery, req.query);
-    const { job, events: page } = await jobs.events(currentUser(req), req.params.id, q.after, q.limit);
+    const { job, events: page } = await jobs.events(currentUser(req), req.params.id, q.after, q.limit, q.maxBytes);
     const last = page.length ? page[page.length - 1].seq : q.after;
     res.json({
       events: page.map((e) => toWire(e, q.encoding)),

@@ -163,4 +163,28 @@ describe('make jobs', () => {
     expect(re.json.total).toBe(1000);
     expect(re.json.hits).toHaveLength(5);
   });
+
+  it('stops an events page near maxBytes, and the pages together hold every byte once', async () => {
+    const job = await waitDone(c, (await run('count', { N: '200000' })).json.id);
+    const whole = await rawLog(s.base, cookie, job.id);
+    const out: Buffer[] = [];
+    let after = 0;
+    let pages = 0;
+    for (;;) {
+      const r = await c.get(`/api/jobs/${job.id}/events?after=${after}&limit=10000&maxBytes=16384&encoding=base64`);
+      expect(r.status).toBe(200);
+      const { events } = r.json as { events: Array<{ seq: number; stream: string; chunk: string }> };
+      if (!events.length) break;
+      pages++;
+      const sizes = events.map((e) => Buffer.from(e.chunk, 'base64').length);
+      // Rows are added while the page is under the bound: it ends within one row of it.
+      expect(sizes.slice(0, -1).reduce((a, b) => a + b, 0)).toBeLessThan(16384);
+      expect(events[0].seq).toBe(after + 1);
+      for (const e of events) if (e.stream === 'stdout') out.push(Buffer.from(e.chunk, 'base64'));
+      after = events[events.length - 1].seq;
+    }
+    expect(pages).toBeGreaterThan(whole.length / (16384 + 65536));
+    expect(Buffer.concat(out).equals(whole)).toBe(true);
+    expect((await c.get(`/api/jobs/${job.id}/events?maxBytes=100`)).status).toBe(400);
+  });
 });

@@ -6,6 +6,11 @@ import { jobsSocket, reconnectNow, type JobsSocket } from './socket';
 
 /** Events per history request: the server's maximum is 10,000 rows (and ~4 MB). */
 const PAGE = 5000;
+/**
+ * The first page is small: its time to the screen is what a user waits for when a console
+ * opens (JSON of 4 MiB takes the server and the browser tens of milliseconds each).
+ */
+const FIRST_PAGE_BYTES = 256 * 1024;
 /** Without a socket connection, catch up over HTTP this often so a console still moves. */
 const POLL_MS = 3000;
 const utf8 = new TextDecoder();
@@ -272,7 +277,8 @@ export class JobStream implements LogSource {
   }
 
   #page(after: number): Promise<EventsPage> {
-    return api.get<EventsPage>(`/jobs/${this.jobId}/events?after=${after}&limit=${PAGE}`);
+    const bytes = after === 0 ? `&maxBytes=${FIRST_PAGE_BYTES}` : '';
+    return api.get<EventsPage>(`/jobs/${this.jobId}/events?after=${after}&limit=${PAGE}${bytes}`);
   }
 
   // ── publishing to the UI ─────────────────────────────────────────────────────
