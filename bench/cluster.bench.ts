@@ -5,7 +5,7 @@ import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { createPool } from '../server/platform/db.ts';
 import { createLogger } from '../server/platform/logger.ts';
-import { benchServer, printTable, writeResults } from './lib.ts';
+import { benchServer, listenAndSignIn, printTable, writeResults } from './lib.ts';
 
 /**
  * `npm run bench:cluster`: two console servers on one Postgres. Jobs run on server A; one
@@ -22,13 +22,7 @@ const log = createLogger('silent');
 const dbB = createPool(a.url, 20);
 const configB = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: path.join(FIXTURE, 'none'), DATA_DIR: '/tmp/vmo-bench-b' });
 const b = await createApp({ config: configB, db: dbB, log, serveUi: false, databaseUrl: a.url });
-await b.listen(0, '127.0.0.1');
-const baseB = `http://127.0.0.1:${(b.httpServer.address() as { port: number }).port}`;
-const loginB = await fetch(`${baseB}/api/auth/login`, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
-});
-const cookieB = loginB.headers.get('set-cookie')!.split(';')[0];
+const { base: baseB, cookie: cookieB } = await listenAndSignIn(b);
 
 type Pct = { samples: number; p50: number; p99: number; max: number };
 type Watched = { events: number; latency: Pct; steadyLatency: Pct };

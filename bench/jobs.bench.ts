@@ -226,7 +226,7 @@ for (let i = 0; i < 5; i++) {
 const medianMs = (xs: Array<{ ms: number }>) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const firstPageMs = medianMs(smallReads);
 const fullFirstPageMs = medianMs(fullReads);
-let t0 = performance.now();
+const t0 = performance.now();
 let after = 0;
 let replayBytes = 0;
 let pages = 0;

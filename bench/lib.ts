@@ -10,6 +10,17 @@ import { startEmbeddedPostgres } from '../server/platform/embedded-postgres.ts';
 import { createLogger } from '../server/platform/logger.ts';
 import { migrate } from '../server/platform/migrator.ts';
 
+/** Puts an app on a loopback port and signs in as the bench's admin. */
+export async function listenAndSignIn(app: Awaited<ReturnType<typeof createApp>>): Promise<{ base: string; cookie: string }> {
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
+  });
+  return { base, cookie: res.headers.get('set-cookie')!.split(';')[0] };
+}
+
 /** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
 export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
@@ -26,13 +37,7 @@ export async function benchServer(registryEntries: Record<string, string>, env: 
   const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), DATA_DIR: dir, ...env });
   const app = await createApp({ config, db, log, serveUi: false, databaseUrl: url });
   await app.auth.bootstrapAdmin('bench-password', () => {});
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;
-  const res = await fetch(`${base}/api/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
-  });
-  const cookie = res.headers.get('set-cookie')!.split(';')[0];
+  const { base, cookie } = await listenAndSignIn(app);
   return {
     app, db, url, base, cookie,
     async api(method: string, p: string, body?: unknown) {
