@@ -59,4 +59,45 @@ describe('VM operation queue (pg-boss, real Postgres)', () => {
     await waitFor(async () => ran.includes('vm-d:create:op1'), 10_000, 'the committed create');
     expect(ran.some((t) => t.startsWith('vm-c'))).toBe(false);
   });
+
+  it('runs each operation once when two servers work the same queue, and keeps each VM in order', async () => {
+    // A second server's workers: same database, same queue, handlers that say which server ran.
+    const byServer: Array<{ server: string; tag: string }> = [];
+    const on = (server: string, action: string) => async (p: VmOpPayload) => {
+      byServer.push({ server, tag: `${p.vmId}:${action}:${p.operationId}` });
+      await new Promise((r) => setTimeout(r, 100));
+    };
+    const options = {
+      retry: { provision: { limit: 1, delaySeconds: 1 }, other: { limit: 1, delaySeconds: 1 } },
+      concurrency: { provision: 2, other: 5 },
+      timeoutSeconds: { provision: 60, other: 60 },
+      pollSeconds: 0.5,
+    };
+    const workers = (server: string): VmOpHandlers => ({
+      create: on(server, 'create'), start: on(server, 'start'), stop: on(server, 'stop'), restart: on(server, 'restart'), destroy: on(server, 'destroy'),
+    });
+    // The suite's own queue is stopped first, so only these two take work.
+    await queue.stop();
+    const a = new VmQueue(database.url, workers('A'), createLogger('silent'), options);
+    const b = new VmQueue(database.url, workers('B'), createLogger('silent'), options);
+    await Promise.all([a.start(), b.start()]);
+    try {
+      const vms = Array.from({ length: 12 }, (_, i) => `vm-two-${i}`);
+      for (const vmId of vms) {
+        await a.enqueue(database.db, { vmId, operationId: 'op1', action: 'create' });
+        await b.enqueue(database.db, { vmId, operationId: 'op2', action: 'stop' });
+      }
+      await waitFor(async () => byServer.length >= vms.length * 2, 30_000, 'every operation');
+      await new Promise((r) => setTimeout(r, 1000)); // a double run would show up by now
+      const tags = byServer.map((r) => r.tag);
+      expect(new Set(tags).size).toBe(tags.length);
+      expect(tags).toHaveLength(vms.length * 2);
+      expect(new Set(byServer.map((r) => r.server))).toEqual(new Set(['A', 'B']));
+      for (const vmId of vms) {
+        expect(tags.filter((t) => t.startsWith(`${vmId}:`))).toEqual([`${vmId}:create:op1`, `${vmId}:stop:op2`]);
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 });
