@@ -5,50 +5,81 @@ interface Waiting {
   events: StoredEvent[];
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** Order of arrival: a job's batches are always sent in this order. */
+  n: number;
+  /** Written in a transaction of its own (after a grouped write failed). */
+  alone?: boolean;
 }
 
 /** Rows per statement: 5 parameters a row, well under Postgres' 65,535-parameter limit. */
 const MAX_ROWS = 4000;
+/**
+ * Transactions in flight at once. With one, Node waits while Postgres stores a batch and
+ * Postgres waits while Node forms the next; with two, they overlap. More does not help on
+ * a small machine and only holds more connections.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /**
- * Group commit for every job's sink. While one statement is in flight, batches from all
- * jobs queue and go together in the next one, so fifty busy jobs cost one transaction per
- * round trip instead of fifty. A failed batch is rejected to its sink, which retries on
- * its own (the insert is idempotent).
+ * Group commit for every job's sink. Batches from all jobs queue and go together in the
+ * next transaction, so fifty busy jobs cost one transaction per round trip instead of
+ * fifty. Up to two transactions are in flight; the repository commits the ones that
+ * touch the same job in the order they were sent (see `EventRepository.insertMany`). A
+ * failed batch is rejected to its sink, which retries on its own (the insert is idempotent).
  */
 export class EventWriter {
   private queue: Waiting[] = [];
-  private busy = false;
+  private arrivals = 0;
+  private inFlight = 0;
+  /** Resolves when the last transaction sent has taken its cursor locks. */
+  private lastLocked: Promise<void> = Promise.resolve();
 
   constructor(private readonly repo: Pick<EventRepository, 'insertMany'>) {}
 
   write(jobId: string, events: StoredEvent[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ jobId, events, resolve, reject });
-      if (!this.busy) void this.drain();
+      this.queue.push({ jobId, events, resolve, reject, n: ++this.arrivals });
+      this.drain();
     });
   }
 
-  private async drain() {
-    this.busy = true;
-    while (this.queue.length) {
-      const take: Waiting[] = [];
-      let rows = 0;
-      while (this.queue.length && (rows + this.queue[0].events.length <= MAX_ROWS || !take.length)) {
-        const w = this.queue.shift()!;
-        take.push(w);
-        rows += w.events.length;
-      }
-      try {
-        await this.repo.insertMany(take);
-        for (const w of take) w.resolve();
-      } catch (err) {
-        if (take.length === 1) take[0].reject(err);
-        // One bad batch (say, of a job deleted meanwhile) must not hold back every other
-        // job: write them one by one so each succeeds or fails on its own.
-        else await Promise.all(take.map((w) => this.repo.insertMany([w]).then(w.resolve, w.reject)));
-      }
+  private drain() {
+    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) this.send(this.takeGroup());
+  }
+
+  private takeGroup(): Waiting[] {
+    if (this.queue[0].alone) return [this.queue.shift()!];
+    const take: Waiting[] = [];
+    let rows = 0;
+    while (this.queue.length && !this.queue[0].alone && (rows + this.queue[0].events.length <= MAX_ROWS || !take.length)) {
+      const w = this.queue.shift()!;
+      take.push(w);
+      rows += w.events.length;
     }
-    this.busy = false;
+    return take;
+  }
+
+  private send(take: Waiting[]) {
+    this.inFlight++;
+    const turn = this.lastLocked;
+    let locked!: () => void;
+    this.lastLocked = new Promise((r) => (locked = r));
+    this.repo.insertMany(take, { turn, locked }).then(
+      () => {
+        for (const w of take) w.resolve();
+      },
+      (err) => {
+        if (take.length === 1) return take[0].reject(err);
+        // One bad batch (say, of a job deleted meanwhile) must not hold back every other
+        // job: write them one by one, in their order of arrival among what is queued, so
+        // each succeeds or fails on its own.
+        this.queue.push(...take.map((w) => ({ ...w, alone: true })));
+        this.queue.sort((a, b) => a.n - b.n);
+      },
+    ).finally(() => {
+      locked();
+      this.inFlight--;
+      this.drain();
+    });
   }
 }

@@ -30,6 +30,8 @@ interface PendingEvent {
   at: Date;
 }
 
+/** Batches of one job being stored at once (see drainPending). */
+const BATCHES_IN_FLIGHT = 2;
 const TEXT_STREAMS = new Set<StreamName>(['stdout', 'stderr', 'pty']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -203,30 +205,47 @@ export class JobEventSink {
     return this.flushing;
   }
 
+  /**
+   * Forms batches from what is pending and stores them, up to two at a time: the next one
+   * is formed and sent while Postgres stores the previous (the repository commits them in
+   * order). Each batch is published, and its bytes count as stored, only once it and every
+   * batch before it are committed, so viewers still only ever see stored events, in order.
+   */
   private async drainPending() {
-    while (this.pending.length) {
-      const take: PendingEvent[] = [];
-      let bytes = 0;
-      while (this.pending.length && (bytes < this.o.flushBytes * 4 || !take.length)) {
-        const e = this.pending.shift()!;
-        take.push(e);
-        bytes += e.length;
+    const inFlight: Array<{ batch: StoredEvent[]; bytes: number; stored: Promise<void> }> = [];
+    while (this.pending.length || inFlight.length) {
+      if (this.pending.length && inFlight.length < BATCHES_IN_FLIGHT) {
+        inFlight.push(this.nextBatch());
+        continue;
       }
-      const batch: StoredEvent[] = take.map((e) => ({
-        seq: ++this.lastSeq,
-        stream: e.stream,
-        chunk: e.parts.length === 1 ? e.parts[0] : Buffer.concat(e.parts, e.length),
-        at: e.at,
-      }));
-      await this.store(batch);
-      this.unstoredBytes -= bytes;
-      this.o.publish(batch);
+      const oldest = inFlight.shift()!;
+      await oldest.stored;
+      this.unstoredBytes -= oldest.bytes;
+      this.o.publish(oldest.batch);
       if (this.unstoredBytes < this.o.highWaterBytes / 2 && this.drainWaiters.length) {
         const waiters = this.drainWaiters;
         this.drainWaiters = [];
         for (const w of waiters) w();
       }
     }
+  }
+
+  /** Takes up to four flush sizes of pending events, numbers them, and starts storing them. */
+  private nextBatch() {
+    const take: PendingEvent[] = [];
+    let bytes = 0;
+    while (this.pending.length && (bytes < this.o.flushBytes * 4 || !take.length)) {
+      const e = this.pending.shift()!;
+      take.push(e);
+      bytes += e.length;
+    }
+    const batch: StoredEvent[] = take.map((e) => ({
+      seq: ++this.lastSeq,
+      stream: e.stream,
+      chunk: e.parts.length === 1 ? e.parts[0] : Buffer.concat(e.parts, e.length),
+      at: e.at,
+    }));
+    return { batch, bytes, stored: this.store(batch) };
   }
 
   /** Retries until the batch is stored: accepted output is never dropped because the database blinked. */
