@@ -5,7 +5,7 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['build/', '.svelte-kit/', 'node_modules/', 'data/', 'test-results/', 'bench/results/', 'bench/.tools/', '.scratch/'] },
+  { ignores: ['build/', '.build/', '.svelte-kit/', 'node_modules/', 'data/', 'test-results/', 'bench/results/', 'bench/.tools/', '.scratch/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

@@ -3,43 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
-import { createApp } from '../server/app.ts';
-import { loadConfig } from '../server/config.ts';
-import { createPool, type Db } from '../server/platform/db.ts';
-import { startEmbeddedPostgres } from '../server/platform/embedded-postgres.ts';
-import { createLogger } from '../server/platform/logger.ts';
-import { migrate } from '../server/platform/migrator.ts';
+import { bundleServer } from '../server/tools/server-bundle.ts';
+import { startBenchApp } from './bench-server.ts';
 
-/** Puts an app on a loopback port and signs in as the bench's admin. */
-export async function listenAndSignIn(app: Awaited<ReturnType<typeof createApp>>): Promise<{ base: string; cookie: string }> {
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;
-  const res = await fetch(`${base}/api/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: 'bench-password' }),
-  });
-  return { base, cookie: res.headers.get('set-cookie')!.split(';')[0] };
-}
+export { listenAndSignIn } from './bench-server.ts';
 
-/** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
+/** A real server with its own embedded Postgres (or BENCH_DATABASE_URL), and a client for it. */
 export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
-  // Open to the postgres user (as root): the database stays in `dir` instead of /var/lib/vm-orchestrator.
-  fs.chmodSync(dir, 0o755);
-  const log = createLogger('silent');
-  const pg = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(dir, log);
-  const url = process.env.BENCH_DATABASE_URL ?? pg!.url;
-  const db: Db = createPool(url, 20);
-  await migrate(db);
-  const registry = path.join(dir, 'registry');
-  fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
-  // DATA_DIR: the VM engine keeps its server secret there; a bench must not write into ./data.
-  const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), DATA_DIR: dir, ...env });
-  const app = await createApp({ config, db, log, serveUi: false, databaseUrl: url });
-  await app.auth.bootstrapAdmin('bench-password', () => {});
-  const { base, cookie } = await listenAndSignIn(app);
+  const s = await startBenchApp(registryEntries, env);
+  const { base, cookie } = s;
   return {
-    app, db, url, base, cookie,
+    ...s,
     async api(method: string, p: string, body?: unknown) {
       const r = await fetch(`${base}${p}`, {
         method, headers: { cookie, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -49,16 +23,10 @@ export async function benchServer(registryEntries: Record<string, string>, env: 
     },
     socket(ns: string): Promise<Socket> {
       return new Promise((resolve, reject) => {
-        const s = connect(`${base}${ns}`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
-        s.once('connect', () => resolve(s));
-        s.once('connect_error', reject);
+        const c = connect(`${base}${ns}`, { transports: ['websocket'], extraHeaders: { cookie }, reconnection: false });
+        c.once('connect', () => resolve(c));
+        c.once('connect_error', reject);
       });
-    },
-    async close() {
-      await app.close();
-      await db.end();
-      await pg?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -158,15 +126,19 @@ export const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
   peakRssMb,
 });
 
+const ROOT = path.resolve(import.meta.dirname, '..');
+
 /**
- * Runs `script` with BENCH_ROLE=server in a process of its own (a benchmark's server role
- * prints one JSON line with its address and cookie) and returns that line's fields.
+ * Starts a bench server in a process of its own, run as `npm start` runs the console:
+ * compiled to JavaScript (bench/server-role.ts, bundled like the server), under plain node.
+ * It prints one JSON line with its address and cookie; returns that line's fields.
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
  */
-export async function startServerProcess(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
+export async function startServerProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
+  const entry = await bundleServer(ROOT, { entry: 'bench/server-role.ts', out: '.build/bench/server-role.mjs' });
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
-    env: { ...process.env, ...env, BENCH_ROLE: 'server' },
+  const child = spawn(process.execPath, [...prof, '--enable-source-maps', entry], {
+    env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify(env) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -181,19 +153,3 @@ export async function startServerProcess(script: string, env: Record<string, str
   return { child, ...JSON.parse(line) };
 }
 
-/**
- * The server role of a benchmark that runs its server in a process of its own: starts one,
- * prints its address for the parent (see startServerProcess), and stops on SIGTERM/SIGINT.
- * Never returns.
- */
-export async function serveForParent(env: Record<string, string> = {}): Promise<never> {
-  const s = await benchServer({}, env);
-  process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
-  const stop = async () => {
-    await s.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  return new Promise<never>(() => {});
-}

@@ -18,7 +18,7 @@ import { SshPool } from '../server/ssh/ssh-pool.ts';
 import { hostBlock, remoteFixture } from '../tests/helpers/remote-hosts.ts';
 import { startSshd } from '../tests/helpers/sshd.ts';
 import {
-  latencyRow, measureLatency, printTable, rssSampler, serveForParent, sleep, startServerProcess, writeResults, type Latency,
+  latencyRow, measureLatency, printTable, rssSampler, sleep, startServerProcess, writeResults, type Latency,
 } from './lib.ts';
 
 /**
@@ -31,13 +31,12 @@ import {
  * 2. keystroke echo in an SSH shell against a local terminal's (`stty raw -echo; cat`).
  * Each throughput side runs RUNS times, interleaved; the table shows medians and ranges.
  *
- * Internal: `BENCH_ROLE=server` runs our server for the parent and prints its address.
+ * Our server runs compiled, in a process of its own, as `npm start` runs it (bench/server-role.ts).
  */
 const FILE_MB = Number(process.env.BENCH_SSH_MB ?? 100);
 const RUNS = Number(process.env.BENCH_SSH_RUNS ?? 3);
 const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 300);
 
-if (process.env.BENCH_ROLE === 'server') await serveForParent({ ENVIRONMENTS_DIR: process.env.ENVIRONMENTS_DIR!, SSH_CONFIG: process.env.SSH_CONFIG! });
 
 /**
  * Two files: a web server's access log (varied text lines, as a log stream carries; Postgres
@@ -178,7 +177,7 @@ const fx = remoteFixture();
 fx.writeSshConfig(hostBlock('box', sshd, fx));
 fx.trust(sshd.knownHostsLine());
 fx.writeEnvironment('bench', 'vms:\n  box: { host: box }\n');
-const ours = await startServerProcess(import.meta.filename, { ENVIRONMENTS_DIR: fx.envDir, SSH_CONFIG: fx.sshConfig });
+const ours = await startServerProcess({ ENVIRONMENTS_DIR: fx.envDir, SSH_CONFIG: fx.sshConfig });
 const results: Record<string, unknown> = { fileMb: FILE_MB, runs: RUNS, keystrokes: KEYSTROKES };
 const rows: Array<Record<string, string | number>> = [];
 try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
 import {
-  latencyRow, measureLatency as measureEcho, printTable, rssSampler, serveForParent, sleep, startServerProcess, writeResults,
+  latencyRow, measureLatency as measureEcho, printTable, rssSampler, sleep, startServerProcess, writeResults,
   type Latency, type Throughput,
 } from './lib.ts';
 import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
@@ -23,17 +23,16 @@ import { ensureWetty, startWetty, WETTY_VERSION } from './wetty.ts';
  * with the server process's peak RSS during each run. Both servers run as their own
  * processes on loopback; ours also stores every byte in Postgres (the recording).
  *
- * Internal: `BENCH_ROLE=server` runs our server for the parent and prints its address.
+ * Our server runs compiled, as `npm start` runs it (bench/server-role.ts).
  */
 const FILE_MB = Number(process.env.BENCH_TERMINAL_MB ?? 50);
 const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 500);
 /** Latency of `KEYSTROKES` single keystrokes after a warm-up. */
 const measureLatency = (send: (ch: string) => void, listen: (fn: (text: string) => void) => void) => measureEcho(send, listen, KEYSTROKES);
 /** Our server in a process of its own, so client work does not share its event loop. */
-const startOurs = () => startServerProcess(import.meta.filename);
+const startOurs = () => startServerProcess();
 
 
-if (process.env.BENCH_ROLE === 'server') await serveForParent();
 
 function makeFile(): string {
   const file = path.join(os.tmpdir(), `vmo-bench-terminal-${FILE_MB}mb.txt`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Config } from './config.ts';
 import type { Job } from '../src/lib/shared/jobs.ts';
@@ -38,9 +38,9 @@ import { clusterRoutes } from './cluster/cluster.routes.ts';
 import { RemoteTerminals } from './cluster/remote-terminals.ts';
 import { ServerRegistry } from './cluster/server-registry.ts';
 import { createSocketBus } from './cluster/socket-bus.ts';
+import { PROJECT_ROOT } from './platform/project-root.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
 export interface AppDeps {
   config: Config;
@@ -175,7 +175,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
 }
 
 async function mountUi(app: express.Express, log: Logger) {
-  const handlerPath = path.join(ROOT, 'build', 'handler.js');
+  const handlerPath = path.join(PROJECT_ROOT, 'build', 'handler.js');
   if (!fs.existsSync(handlerPath)) {
     log.warn('UI build not found (run `npm run build`); serving the API only');
     app.get('/', (_req, res) => res.type('text').send('vm-orchestrator API is running; build the UI with `npm run build`.'));

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ADVISORY_LOCKS } from './advisory-locks.ts';
 import type { Db } from './db.ts';
 import { withTransaction } from './db.ts';
 import type { Logger } from './logger.ts';
+import { PROJECT_ROOT } from './project-root.ts';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
 
 export class MigrationError extends Error {}
 

@@ -2,9 +2,12 @@
  * The server-side screens of all terminals: one worker thread (pty-screen.worker.mjs) runs a
  * headless xterm.js per terminal, so parsing a flood never blocks the main event loop.
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { PROJECT_ROOT } from '../platform/project-root.ts';
 
-const SCREEN_WORKER = new URL('./pty-screen.worker.mjs', import.meta.url);
+const SCREEN_WORKER = pathToFileURL(path.join(PROJECT_ROOT, 'server/sources/pty-screen.worker.mjs'));
 
 export interface ScreenSnapshot {
   /** Escape sequences that redraw scrollback, screen, cursor and modes in a fresh terminal of this size. */

@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { bundleServer, SERVER_BUNDLE } from './server-bundle.ts';
 
 /**
- * `npm start` builds the UI only when the build is missing or older than any UI source,
- * so a second start is instant and a pulled change is never served stale.
+ * `npm start` builds the UI and the server only when a build is missing or older than any
+ * of its sources, so a second start is instant and a pulled change is never served stale.
  */
 const root = path.resolve(import.meta.dirname, '../..');
-const marker = path.join(root, 'build', 'handler.js');
-const inputs = ['src', 'static', 'svelte.config.js', 'vite.config.ts', 'package-lock.json'];
 
 function newest(p: string): number {
   const full = path.join(root, p);
@@ -20,8 +19,19 @@ function newest(p: string): number {
   return max;
 }
 
-const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
-if (built && inputs.every((p) => newest(p) <= built)) process.exit(0);
-console.log('Building the UI (first start or sources changed)…');
-const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
-process.exit(r.status ?? 1);
+/** True when `output` exists and is newer than every input. */
+function upToDate(output: string, inputs: string[]): boolean {
+  const full = path.join(root, output);
+  const built = fs.existsSync(full) ? fs.statSync(full).mtimeMs : 0;
+  return built > 0 && inputs.every((p) => newest(p) <= built);
+}
+
+if (!upToDate('build/handler.js', ['src', 'static', 'svelte.config.js', 'vite.config.ts', 'package-lock.json'])) {
+  console.log('Building the UI (first start or sources changed)…');
+  const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+if (!upToDate(SERVER_BUNDLE, ['server', 'src/lib/shared', 'package-lock.json'])) {
+  console.log('Compiling the server…');
+  await bundleServer(root);
+}

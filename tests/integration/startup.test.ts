@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedPostgresError, startEmbeddedPostgres } from '../../server/platform/embedded-postgres.ts';
 import { postgresRunAs } from '../../server/platform/embedded-postgres/postgres-user.ts';
 import { createLogger } from '../../server/platform/logger.ts';
+import { bundleServer, SERVER_BUNDLE } from '../../server/tools/server-bundle.ts';
 import { closedCheckout, openTempDir } from '../helpers/closed-checkout.ts';
 import { waitFor } from '../helpers/jobs.ts';
 import { client, login } from '../helpers/server.ts';
@@ -15,8 +16,9 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The bug these tests are about exists for root only: Postgres then runs as another user. */
 const isRoot = process.getuid?.() === 0;
 
+/** The server as `npm start` runs it: the compiled bundle (built by the suite's beforeAll). */
 function start(env: Record<string, string>, cwd = ROOT) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, ['--enable-source-maps', SERVER_BUNDLE], {
     cwd,
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,6 +33,8 @@ function start(env: Record<string, string>, cwd = ROOT) {
 const healthy = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok;
 const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
 const postmasterPid = (pgData: string) => Number(fs.readFileSync(path.join(pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+beforeAll(() => bundleServer(ROOT), 60_000);
 
 describe('npm start with the embedded Postgres', () => {
   // A fresh `mktemp -d` directory: mode 0700, so as root the postgres user cannot enter it.
@@ -93,6 +97,7 @@ describe.skipIf(!isRoot)('a checkout in a directory only root can enter, started
   const checkout = closedCheckout();
   const systemDir = openTempDir('vmo-closed-system-');
   const children: ChildProcess[] = [];
+  beforeAll(() => bundleServer(checkout.dir), 60_000);
   afterAll(() => {
     children.forEach((c) => c.kill('SIGKILL'));
     checkout.remove();
