@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +10,11 @@ import { startEmbeddedPostgres } from '../server/platform/embedded-postgres.ts';
 import { createLogger } from '../server/platform/logger.ts';
 import { migrate } from '../server/platform/migrator.ts';
 
-/** A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. */
-export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
+/**
+ * A real server with its own embedded Postgres (or BENCH_DATABASE_URL) for benchmarks. API
+ * only unless `serveUi` (then the built UI in build/, as `npm start` serves it: see buildUiIfNeeded).
+ */
+export async function benchServer(registryEntries: Record<string, string>, env: Record<string, string> = {}, { serveUi = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
   // Open to the postgres user (as root): the database stays in `dir` instead of /var/lib/vm-orchestrator.
   fs.chmodSync(dir, 0o755);
@@ -24,7 +27,7 @@ export async function benchServer(registryEntries: Record<string, string>, env: 
   fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
   // DATA_DIR: the VM engine keeps its server secret there; a bench must not write into ./data.
   const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), DATA_DIR: dir, ...env });
-  const app = await createApp({ config, db, log, serveUi: false, databaseUrl: url });
+  const app = await createApp({ config, db, log, serveUi, databaseUrl: url });
   await app.auth.bootstrapAdmin('bench-password', () => {});
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${(app.httpServer.address() as { port: number }).port}`;
@@ -156,12 +159,15 @@ export const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
 /**
  * Runs `script` with BENCH_ROLE=server in a process of its own (a benchmark's server role
  * prints one JSON line with its address and cookie) and returns that line's fields.
+ * `serveUi`: the server also serves the built UI, for a browser (see serveForParent).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
  */
-export async function startServerProcess(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
+export async function startServerProcess(
+  script: string, env: Record<string, string> = {}, { serveUi = false } = {},
+): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
-    env: { ...process.env, ...env, BENCH_ROLE: 'server' },
+    env: { ...process.env, ...env, BENCH_ROLE: 'server', ...(serveUi ? { BENCH_SERVE_UI: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -179,10 +185,11 @@ export async function startServerProcess(script: string, env: Record<string, str
 /**
  * The server role of a benchmark that runs its server in a process of its own: starts one,
  * prints its address for the parent (see startServerProcess), and stops on SIGTERM/SIGINT.
+ * BENCH_SERVE_UI=1 (set by startServerProcess's `serveUi`) serves the built UI too.
  * Never returns.
  */
 export async function serveForParent(env: Record<string, string> = {}): Promise<never> {
-  const s = await benchServer({}, env);
+  const s = await benchServer({}, env, { serveUi: process.env.BENCH_SERVE_UI === '1' });
   process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
   const stop = async () => {
     await s.close();
@@ -191,4 +198,15 @@ export async function serveForParent(env: Record<string, string> = {}): Promise<
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
   return new Promise<never>(() => {});
+}
+
+/**
+ * The UI build a server with `serveUi` serves, built first when it is missing or older than
+ * its sources (`npm run build:if-needed`, which says so when it builds; a minute or two on
+ * two cores). Returns why not when the build fails.
+ */
+export function buildUiIfNeeded(): { ok: true } | { skipped: string } {
+  const root = path.resolve(import.meta.dirname, '..');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'server/tools/build-if-needed.ts')], { cwd: root, stdio: 'inherit' });
+  return r.status === 0 ? { ok: true } : { skipped: `the UI build failed (exit ${r.status ?? r.signal}); try npx vite build` };
 }

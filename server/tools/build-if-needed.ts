@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * `npm start` builds the UI only when the build is missing or older than any UI source,
- * so a second start is instant and a pulled change is never served stale.
+ * `npm start` (and the benchmarks' browser rows) build the UI only when the build is missing
+ * or older than any UI source, so a second start is instant and a pulled change is never
+ * served stale.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 const marker = path.join(root, 'build', 'handler.js');
@@ -22,6 +23,6 @@ function newest(p: string): number {
 
 const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
 if (built && inputs.every((p) => newest(p) <= built)) process.exit(0);
-console.log('Building the UI (first start or sources changed)…');
+console.log('Building the UI (no build yet, or its sources changed)…');
 const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);
