@@ -25,8 +25,11 @@ export async function listenAndSignIn(app: Awaited<ReturnType<typeof createApp>>
   return { base, cookie: res.headers.get('set-cookie')!.split(';')[0] };
 }
 
-/** A real server with its own embedded Postgres (or BENCH_DATABASE_URL), signed in. */
-export async function startBenchApp(registryEntries: Record<string, string>, env: Record<string, string> = {}) {
+/**
+ * A real server with its own embedded Postgres (or BENCH_DATABASE_URL), signed in. API only
+ * unless `serveUi` (then the built UI in build/, as `npm start` serves it).
+ */
+export async function startBenchApp(registryEntries: Record<string, string>, env: Record<string, string> = {}, { serveUi = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmo-bench-'));
   // Open to the postgres user (as root): the database stays in `dir` instead of /var/lib/vm-orchestrator.
   fs.chmodSync(dir, 0o755);
@@ -39,7 +42,7 @@ export async function startBenchApp(registryEntries: Record<string, string>, env
   fs.writeFileSync(registry, Object.entries(registryEntries).map(([a, d]) => `${a}=${d}`).join('\n'));
   // DATA_DIR: the VM engine keeps its server secret there; a bench must not write into ./data.
   const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, JOB_OUTPUT_CAP_BYTES: String(2 ** 31), DATA_DIR: dir, ...env });
-  const app = await createApp({ config, db, log, serveUi: false, databaseUrl: url });
+  const app = await createApp({ config, db, log, serveUi, databaseUrl: url });
   await app.auth.bootstrapAdmin('bench-password', () => {});
   const { base, cookie } = await listenAndSignIn(app);
   return {
@@ -56,10 +59,10 @@ export async function startBenchApp(registryEntries: Record<string, string>, env
 /**
  * A server in a process of its own for a parent benchmark: starts one, prints its address
  * and cookie as one JSON line (see startServerProcess in lib.ts), and stops on SIGTERM/SIGINT.
- * Never returns.
+ * BENCH_SERVE_UI=1 (startServerProcess's `serveUi`) serves the built UI too. Never returns.
  */
 export async function serveForParent(env: Record<string, string> = {}): Promise<never> {
-  const s = await startBenchApp({}, env);
+  const s = await startBenchApp({}, env, { serveUi: process.env.BENCH_SERVE_UI === '1' });
   process.stdout.write(`${JSON.stringify({ base: s.base, cookie: s.cookie })}\n`);
   const stop = async () => {
     await s.close();

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,13 +132,16 @@ const ROOT = path.resolve(import.meta.dirname, '..');
  * Starts a bench server in a process of its own, run as `npm start` runs the console:
  * compiled to JavaScript (bench/server-role.ts, bundled like the server), under plain node.
  * It prints one JSON line with its address and cookie; returns that line's fields.
+ * `serveUi`: the server also serves the built UI, for a browser (see buildUiIfNeeded).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
  */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
+export async function startServerProcess(
+  env: Record<string, string> = {}, { serveUi = false } = {},
+): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
   const entry = await bundleServer(ROOT, { entry: 'bench/server-role.ts', out: '.build/bench/server-role.mjs' });
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...prof, '--enable-source-maps', entry], {
-    env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify(env) },
+    env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify(env), ...(serveUi ? { BENCH_SERVE_UI: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -153,3 +156,12 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   return { child, ...JSON.parse(line) };
 }
 
+/**
+ * The UI build a server with `serveUi` serves, built first when it is missing or older than
+ * its sources (`npm run build:if-needed`, which says so when it builds; a minute or two on
+ * two cores). Returns why not when the build fails.
+ */
+export function buildUiIfNeeded(): { ok: true } | { skipped: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/tools/build-if-needed.ts')], { cwd: ROOT, stdio: 'inherit' });
+  return r.status === 0 ? { ok: true } : { skipped: `the UI build failed (exit ${r.status ?? r.signal}); try npx vite build` };
+}

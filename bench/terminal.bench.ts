@@ -3,11 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import headless from '@xterm/headless';
 import { io as connect, type Socket } from 'socket.io-client';
+import type { Browser } from '@playwright/test';
 import {
-  latencyRow, measureLatency as measureEcho, printTable, rssSampler, sleep, startServerProcess, writeResults,
+  buildUiIfNeeded, latencyRow, measureLatency as measureEcho, printTable, rssSampler, sleep, startServerProcess, writeResults,
   type Latency, type Throughput,
 } from './lib.ts';
 import { FLOW_ACK_EVERY } from '../src/lib/shared/terminals.ts';
+import { catInTab, launchChromium, oursTerminalPage, wettyTerminalPage, type TabRun } from './browser-terminal.ts';
 import { ensureWetty, startWetty, WETTY_VERSION } from './wetty.ts';
 
 /**
@@ -20,19 +22,33 @@ import { ensureWetty, startWetty, WETTY_VERSION } from './wetty.ts';
  *    acknowledges like xterm.js does (ours: every 5,000 bytes; wetty: every 256 KiB), once
  *    acking on receipt (the server path's capacity) and once after parsing in a headless
  *    xterm.js (what a terminal emulator can absorb);
+ * 3. in a browser tab: the same `cat` typed into each app's own terminal page in Chromium,
+ *    timed from the Enter keypress until the last line is drawn on screen (xterm.js with
+ *    the renderer each app picks; see browser-terminal.ts), with the tab's renderer
+ *    process's peak RSS. Ours needs the UI build: it is built first when it is missing or
+ *    older than its sources.
  * with the server process's peak RSS during each run. Both servers run as their own
  * processes on loopback; ours also stores every byte in Postgres (the recording).
+ * BENCH_SHOTS_DIR=<dir> leaves a screenshot of each tab at the end of its run there
+ * (render-ours.png, render-wetty.png).
  *
  * Our server runs compiled, as `npm start` runs it (bench/server-role.ts).
  */
 const FILE_MB = Number(process.env.BENCH_TERMINAL_MB ?? 50);
 const KEYSTROKES = Number(process.env.BENCH_KEYSTROKES ?? 500);
+/** The login shell our server starts in a terminal (TERMINAL_SHELL, else its default); wetty's tab runs the same. */
+const SHELL = `${process.env.TERMINAL_SHELL || process.env.SHELL || '/bin/bash'} -l`;
 /** Latency of `KEYSTROKES` single keystrokes after a warm-up. */
 const measureLatency = (send: (ch: string) => void, listen: (fn: (text: string) => void) => void) => measureEcho(send, listen, KEYSTROKES);
-/** Our server in a process of its own, so client work does not share its event loop. */
-const startOurs = () => startServerProcess();
-
-
+/** Our server in a process of its own, so client work does not share its event loop; `serveUi` for the browser tab. */
+const startOurs = (serveUi = false) => startServerProcess({}, { serveUi });
+/** SIGTERM, so the server stops its embedded Postgres and removes its directory. */
+async function stopOurs(ours: Awaited<ReturnType<typeof startOurs>>) {
+  ours.child.kill('SIGTERM');
+  await new Promise((r) => ours.child.once('exit', r));
+}
+/** Where a tab's end-of-run screenshot goes, when asked for. */
+const shotPath = (app: string) => (process.env.BENCH_SHOTS_DIR ? path.join(process.env.BENCH_SHOTS_DIR, `render-${app}.png`) : undefined);
 
 function makeFile(): string {
   const file = path.join(os.tmpdir(), `vmo-bench-terminal-${FILE_MB}mb.txt`);
@@ -205,14 +221,58 @@ async function wettyThroughput(main: string, file: string, parse: boolean): Prom
   }
 }
 
+// ---------------------------------------------------------------- browser tabs
+
+/** Our terminal page in Chromium, against a server of its own that also serves the UI. */
+async function oursInTab(browser: Browser, file: string): Promise<TabRun> {
+  const ours = await startOurs(true);
+  try {
+    return await catInTab(browser, oursTerminalPage(ours.base, ours.cookie), { file, mb: FILE_MB, serverPid: ours.child.pid!, shot: shotPath('ours') });
+  } finally {
+    await stopOurs(ours);
+  }
+}
+
+/** wetty's page in Chromium, wetty running the same login shell as ours. */
+async function wettyInTab(browser: Browser, main: string, file: string): Promise<TabRun> {
+  const w = await startWetty(main, SHELL);
+  try {
+    return await catInTab(browser, wettyTerminalPage(w.base), { file, mb: FILE_MB, serverPid: w.child.pid!, shot: shotPath('wetty') });
+  } finally {
+    w.child.kill();
+  }
+}
+
+const TAB_MEASURE = `Chromium tab: cat ${FILE_MB} MB until the last line is on screen`;
+
+/** A tab run as a row of the table (or why it did not run), and as its JSON entry. */
+async function tabRow(server: string, browser: Browser | { skipped: string }, run: (b: Browser) => Promise<TabRun>) {
+  if ('skipped' in browser) {
+    return { json: { skipped: browser.skipped }, row: { server, measure: TAB_MEASURE, result: `not run: ${browser.skipped}`, 'peak RSS MB': '-' } };
+  }
+  try {
+    const t = await run(browser);
+    const tab = t.tabPeakRssMb === null ? '' : `; tab renderer peak RSS ${t.tabPeakRssMb} MB`;
+    return {
+      json: t,
+      row: { server, measure: `${TAB_MEASURE} (${t.renderer} renderer, ${t.cols}×${t.rows})`, result: `${t.seconds} s (${t.mbPerS} MB/s)${tab}`, 'peak RSS MB': t.serverPeakRssMb },
+    };
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0];
+    return { json: { failed: why }, row: { server, measure: TAB_MEASURE, result: `failed: ${why}`, 'peak RSS MB': '-' }, failed: true };
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 const file = makeFile();
 const results: Record<string, unknown> = { fileMb: FILE_MB, keystrokes: KEYSTROKES };
 const rows: Array<Record<string, string | number>> = [];
 
-// Installed (first run only) before anything is measured, so the install competes with no run.
+// Installed and built (first run only, or after a change) before anything is measured, so
+// neither competes with a run.
 const wetty = await ensureWetty();
+const ui = buildUiIfNeeded();
 
 const ours = await startOurs();
 try {
@@ -227,13 +287,21 @@ try {
     { server: 'vm-orchestrator', measure: `cat ${FILE_MB} MB, client parses (xterm)`, result: `${parsed.mbPerS} MB/s (${parsed.seconds} s)`, 'peak RSS MB': parsed.peakRssMb },
   );
 } finally {
-  ours.child.kill('SIGTERM');
-  await new Promise((r) => ours.child.once('exit', r));
+  await stopOurs(ours);
 }
+
+// Started after the headless runs, so an idle browser does not sit beside them.
+const browser = 'skipped' in ui ? ui : await launchChromium();
+const oursTab = await tabRow('vm-orchestrator', browser, (b) => oursInTab(b, file));
+results.ours = { ...results.ours as object, browserTab: oursTab.json };
+rows.push(oursTab.row);
 
 if ('skipped' in wetty) {
   results.wetty = { skipped: wetty.skipped };
-  rows.push({ server: 'wetty', measure: '-', result: `not run: ${wetty.skipped}`, 'peak RSS MB': '-' });
+  rows.push(
+    { server: 'wetty', measure: '-', result: `not run: ${wetty.skipped}`, 'peak RSS MB': '-' },
+    { server: 'wetty', measure: TAB_MEASURE, result: `not run: ${wetty.skipped}`, 'peak RSS MB': '-' },
+  );
 } else {
   try {
     const lat = await wettyLatency(wetty.main);
@@ -250,10 +318,16 @@ if ('skipped' in wetty) {
     results.wetty = { failed: why };
     rows.push({ server: 'wetty', measure: '-', result: `failed: ${why}`, 'peak RSS MB': '-' });
   }
+  const wettyTab = await tabRow('wetty', browser, (b) => wettyInTab(b, wetty.main, file));
+  results.wetty = { ...results.wetty as object, browserTab: wettyTab.json };
+  rows.push(wettyTab.row);
 }
+if (!('skipped' in browser)) await browser.close();
 
 console.log(`\nTerminals: ${KEYSTROKES} keystrokes into cat; cat of a ${FILE_MB} MB file (${os.cpus().length} cores)\n`);
 printTable(rows);
 console.log('\nours stores every byte in Postgres as well (the recording); wetty keeps nothing.');
 writeResults('terminal', results);
-process.exit(0);
+// Our tab never showing the last line is a failure of the run, not a number (wetty's
+// failures only fill its rows, as before: they say nothing about ours).
+process.exit(oursTab.failed ? 1 : 0);

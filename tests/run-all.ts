@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CHROMIUM_PATH } from './e2e/chromium.ts';
 
 /**
  * `npm test`: unit + integration (vitest), then browser tests (Playwright), then one
@@ -38,8 +39,7 @@ if (fs.existsSync(vitestJson)) {
 }
 
 // 2. Browser tests, with Debian's Chromium.
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!process.argv.includes('--no-e2e') && (fs.existsSync(chromium) || missing('Chromium', 'apt-get install chromium'))) {
+if (!process.argv.includes('--no-e2e') && (fs.existsSync(CHROMIUM_PATH) || missing('Chromium', 'apt-get install chromium'))) {
   if (run('npx', ['vite', 'build', '--logLevel', 'warn']) !== 0) {
     exitCode = 1;
     totals.failed += 1;

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { bundleServer, SERVER_BUNDLE } from './server-bundle.ts';
 
 /**
- * `npm start` builds the UI and the server only when a build is missing or older than any
- * of its sources, so a second start is instant and a pulled change is never served stale.
+ * `npm start` (and the benchmarks that run a server or a browser) build the UI and the
+ * server only when a build is missing or older than any of its sources, so a second start
+ * is instant and a pulled change is never served stale.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -27,7 +28,7 @@ function upToDate(output: string, inputs: string[]): boolean {
 }
 
 if (!upToDate('build/handler.js', ['src', 'static', 'svelte.config.js', 'vite.config.ts', 'package-lock.json'])) {
-  console.log('Building the UI (first start or sources changed)…');
+  console.log('Building the UI (no build yet, or its sources changed)…');
   const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
