@@ -1,4 +1,7 @@
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../platform/db.ts';
+import { copyRows } from './event-copy.ts';
 import type { StreamName } from '../../src/lib/shared/jobs.ts';
 
 export interface StoredEvent {
@@ -11,17 +14,18 @@ export interface StoredEvent {
 /** A batch reached the database before an earlier batch of its job had been stored. */
 export class OutOfOrderWrite extends Error {}
 
-/** Per job: the first and last seq this transaction stored, and how many bytes. */
-function storedRanges(rows: Array<{ job_id: string; seq: string; n: number }>) {
+/** Per job: the first and last seq this transaction stores, and how many bytes. */
+function storedRanges(batches: Array<{ jobId: string; events: StoredEvent[] }>) {
   const byJob = new Map<string, { first: number; last: number; n: number }>();
-  for (const r of rows) {
-    const seq = Number(r.seq);
-    const c = byJob.get(r.job_id);
-    if (!c) byJob.set(r.job_id, { first: seq, last: seq, n: r.n });
-    else {
-      c.first = Math.min(c.first, seq);
-      c.last = Math.max(c.last, seq);
-      c.n += r.n;
+  for (const { jobId, events } of batches) {
+    for (const e of events) {
+      const c = byJob.get(jobId);
+      if (!c) byJob.set(jobId, { first: e.seq, last: e.seq, n: e.chunk.length });
+      else {
+        c.first = Math.min(c.first, e.seq);
+        c.last = Math.max(c.last, e.seq);
+        c.n += e.chunk.length;
+      }
     }
   }
   const ids = [...byJob.keys()];
@@ -33,6 +37,8 @@ function storedRanges(rows: Array<{ job_id: string; seq: string; n: number }>) {
   };
 }
 
+const UNIQUE_VIOLATION = '23505';
+
 /** SQL for job_events. Output is bytea: process output may hold NUL and invalid UTF-8. */
 export class EventRepository {
   constructor(private readonly db: Db) {}
@@ -40,10 +46,7 @@ export class EventRepository {
   /**
    * Stores events of any number of jobs in one transaction and moves each job's cursor
    * (`last_seq`, `bytes`) in the same transaction, so last_seq never points past what is
-   * stored. The rows go in with ONE statement (node-postgres has no pipelining); each chunk
-   * is its own parameter because node-postgres sends a Buffer parameter in binary, where a
-   * bytea[] array would travel as hex text. ON CONFLICT makes a retry after a lost COMMIT
-   * reply harmless: rows already stored are skipped and counted once.
+   * stored. The rows go in with one binary COPY (see event-copy.ts).
    *
    * Several of these may run at once (the writer keeps two in flight so that Postgres
    * stores one batch while the next is formed and sent). Their rows are written in
@@ -54,57 +57,56 @@ export class EventRepository {
    * just before this batch; if the previous transaction failed, this one is rolled back
    * (`OutOfOrderWrite`) rather than leave a gap that readers could see. `locked` is called
    * once this transaction holds its locks, or has failed.
+   *
+   * A retry after a lost COMMIT reply is harmless: COPY then hits rows already stored
+   * (a unique violation), and the batches that are stored are left out and the rest
+   * written again. A batch is always stored whole, so its first seq tells.
    */
   async insertMany(
     batches: Array<{ jobId: string; events: StoredEvent[] }>,
     order: { turn?: Promise<void>; locked?: () => void } = {},
   ): Promise<void> {
-    const params: unknown[] = [];
-    const rows: string[] = [];
-    for (const { jobId, events } of batches) {
-      for (const e of events) {
-        const i = params.push(jobId, e.seq, e.stream, e.chunk, e.at);
-        rows.push(`($${i - 4}::uuid, $${i - 3}::bigint, $${i - 2}, $${i - 1}::bytea, $${i}::timestamptz)`);
-      }
-    }
     let lockedCalled = false;
     const locked = () => {
       if (!lockedCalled) order.locked?.();
       lockedCalled = true;
     };
-    if (!rows.length) return locked();
+    batches = batches.filter((b) => b.events.length);
+    if (!batches.length) return locked();
     const client = await this.db.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const inserted = await client.query<{ job_id: string; seq: string; n: number }>(
-        `INSERT INTO job_events (job_id, seq, stream, chunk, created_at) VALUES ${rows.join(', ')}
-         ON CONFLICT (job_id, seq) DO NOTHING
-         RETURNING job_id, seq, octet_length(chunk) AS n`,
-        params,
-      );
-      const cursors = storedRanges(inserted.rows);
-      await order.turn;
-      if (cursors.ids.length) {
-        // Lock the cursors first: this waits for an earlier transaction that holds them and
-        // then reads what it committed (a WHERE on the cursor in the UPDATE itself would be
-        // judged on the older row, without waiting).
-        const { rows: current } = await client.query<{ id: string; last_seq: number }>(
-          'SELECT id, last_seq FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE',
-          [cursors.ids],
-        );
-        locked();
-        const before = new Map(current.map((r) => [r.id, Number(r.last_seq)]));
-        if (cursors.ids.some((id, i) => (before.get(id) ?? -1) < cursors.first[i] - 1)) {
-          throw new OutOfOrderWrite('an earlier batch of the same job is not stored yet');
+      for (let attempt = 0; ; attempt++) {
+        await client.query('BEGIN');
+        try {
+          await this.copy(client, batches);
+          break;
+        } catch (err) {
+          await client.query('ROLLBACK');
+          if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt > 0) throw err;
+          batches = await this.notYetStored(client, batches);
+          if (!batches.length) return locked();
         }
-        await client.query(
-          `UPDATE jobs j SET last_seq = GREATEST(j.last_seq, c.last), bytes = j.bytes + c.n
-           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(id, last, n) WHERE j.id = c.id`,
-          [cursors.ids, cursors.last, cursors.bytes],
-        );
       }
+      const cursors = storedRanges(batches);
+      await order.turn;
+      // Lock the cursors first: this waits for an earlier transaction that holds them and
+      // then reads what it committed (a WHERE on the cursor in the UPDATE itself would be
+      // judged on the older row, without waiting).
+      const { rows: current } = await client.query<{ id: string; last_seq: number }>(
+        'SELECT id, last_seq FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE',
+        [cursors.ids],
+      );
       locked();
+      const before = new Map(current.map((r) => [r.id, Number(r.last_seq)]));
+      if (cursors.ids.some((id, i) => (before.get(id) ?? -1) < cursors.first[i] - 1)) {
+        throw new OutOfOrderWrite('an earlier batch of the same job is not stored yet');
+      }
+      await client.query(
+        `UPDATE jobs j SET last_seq = GREATEST(j.last_seq, c.last), bytes = j.bytes + c.n
+         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(id, last, n) WHERE j.id = c.id`,
+        [cursors.ids, cursors.last, cursors.bytes],
+      );
       await client.query('COMMIT');
     } catch (err) {
       locked();
@@ -113,6 +115,27 @@ export class EventRepository {
     } finally {
       client.release(broken);
     }
+  }
+
+  private async copy(client: PoolClient, batches: Array<{ jobId: string; events: StoredEvent[] }>): Promise<void> {
+    const stream = client.query(copyFrom('COPY job_events (job_id, seq, stream, chunk, created_at) FROM STDIN (FORMAT binary)'));
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('finish', resolve);
+      stream.on('error', reject);
+    });
+    for (const piece of copyRows(batches)) stream.write(piece);
+    stream.end();
+    await done;
+  }
+
+  /** The batches whose first event is not in the table (a batch is stored whole or not at all). */
+  private async notYetStored(client: PoolClient, batches: Array<{ jobId: string; events: StoredEvent[] }>) {
+    const { rows } = await client.query<{ job_id: string; seq: string }>(
+      'SELECT e.job_id, e.seq FROM job_events e JOIN unnest($1::uuid[], $2::bigint[]) AS b(id, seq) ON e.job_id = b.id AND e.seq = b.seq',
+      [batches.map((b) => b.jobId), batches.map((b) => b.events[0].seq)],
+    );
+    const stored = new Set(rows.map((r) => `${r.job_id}:${r.seq}`));
+    return batches.filter((b) => !stored.has(`${b.jobId}:${b.events[0].seq}`));
   }
 
   /**
