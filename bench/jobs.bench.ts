@@ -142,18 +142,20 @@ async function settle() {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const REPS = Number(process.env.BENCH_REPS ?? 3);
+/** BENCH_PARTS=ingest,latency,replay (default all) runs only those parts. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'ingest,latency,replay').split(','));
 
 // The random bytes are drawn once into a file that every design then reads with `cat`:
 // drawing 100 MB from /dev/urandom costs 0.2-0.4 s of CPU, which the COPY baseline (fed
 // from memory) would not pay and which is not part of any pipeline.
 const randomFile = path.join(os.tmpdir(), `vmo-bench-random-${RANDOM_BYTES}`);
-if (!fs.existsSync(randomFile) || fs.statSync(randomFile).size !== RANDOM_BYTES) {
+if (PARTS.has('ingest') && (!fs.existsSync(randomFile) || fs.statSync(randomFile).size !== RANDOM_BYTES)) {
   fs.writeFileSync(randomFile, Buffer.concat(await capture(['head', '-c', String(RANDOM_BYTES), '/dev/urandom'])));
 }
-for (const [name, target, vars, argv] of [
+for (const [name, target, vars, argv] of PARTS.has('ingest') ? [
   ['seq 1 2000000', 'seq', {}, ['seq', '1', '2000000']],
   [`${mb(RANDOM_BYTES)} MB random`, 'file', { FILE: randomFile }, ['cat', randomFile]],
-] as const) {
+] as const : []) {
   // Ours, COPY and naive take turns, REPS times; each ratio compares neighbours, and the
   // medians are reported (single runs on this machine vary by up to 1.5x).
   const runs: Array<{ o: Awaited<ReturnType<typeof ours>>; c: Awaited<ReturnType<typeof copyBaseline>>; n: Awaited<ReturnType<typeof naive>> }> = [];
@@ -190,67 +192,79 @@ for (const [name, target, vars, argv] of [
   ingest[ingest.length - 1]['naive per line s'] = perLine ? `${perLine.extrapolatedSeconds.toFixed(0)} (${Math.round(perLine.rowsPerSecond)} rows/s)` : '-';
   ingest[ingest.length - 1]['ours/naive per line'] = perLine ? (perLine.extrapolatedSeconds / oursSeconds).toFixed(0) : '-';
 }
-console.log(`\n1. Ingest: stored in Postgres and delivered to one live socket (median of ${REPS} runs; ratios: median (min-max))\n`);
-printTable(ingest);
-console.log('(naive per line: one awaited INSERT per output line, timed on the first 20,000 lines and applied to all of them)');
-
-// 2. Latency: 50 jobs at 200 lines/s each, one viewer process watching all of them.
-const JOBS = 50;
-const LINES = 2000; // 10 s at 200 lines/s
-const latencyWatcher = await startWatcher(true);
-const jobs = await Promise.all(
-  Array.from({ length: JOBS }, () => s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'ticker', variables: { LINES: String(LINES) } })),
-);
-const watched = await latencyWatcher.watch(jobs.map((j) => j.id));
-const lat = watched.latency;
-const serverLat = watched.serverLatency;
-const steadyLat = watched.steadyLatency;
-console.log(`\n2. Latency: ${JOBS} jobs x 200 lines/s, printed -> socket client\n`);
-printTable([
-  { measured: 'printed by the job -> viewer', lines: lat.samples, 'p50 ms': lat.p50.toFixed(1), 'p99 ms': lat.p99.toFixed(1), 'max ms': lat.max.toFixed(1) },
-  { measured: 'printed -> viewer, after 1st second', lines: steadyLat.samples, 'p50 ms': steadyLat.p50.toFixed(1), 'p99 ms': steadyLat.p99.toFixed(1), 'max ms': steadyLat.max.toFixed(1) },
-  { measured: 'read by the server -> viewer', lines: serverLat.samples, 'p50 ms': serverLat.p50.toFixed(1), 'p99 ms': serverLat.p99.toFixed(1), 'max ms': serverLat.max.toFixed(1) },
-]);
-
-// 3. Replay through the API.
-const big = await s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'lines', variables: { N: '1000000' } });
-for (;;) {
-  const j = await s.api('GET', `/api/jobs/${big.id}`);
-  if (j.status === 'success') break;
-  await new Promise((r) => setTimeout(r, 100));
+if (ingest.length) {
+  console.log(`\n1. Ingest: stored in Postgres and delivered to one live socket (median of ${REPS} runs; ratios: median (min-max))\n`);
+  printTable(ingest);
+  console.log('(naive per line: one awaited INSERT per output line, timed on the first 20,000 lines and applied to all of them)');
 }
-// The first page as the job console asks for it (256 KiB), and a full-size one (4 MiB):
-// each read five times, alternating, median.
-const timedPage = async (query: string) => {
-  const t = performance.now();
-  const page = await s.api('GET', `/api/jobs/${big.id}/events?after=0&limit=5000${query}`);
-  return { ms: performance.now() - t, events: page.events.length as number };
-};
-const smallReads: Array<{ ms: number; events: number }> = [];
-const fullReads: Array<{ ms: number; events: number }> = [];
-for (let i = 0; i < 5; i++) {
-  smallReads.push(await timedPage('&maxBytes=262144'));
-  fullReads.push(await timedPage(''));
-}
-const medianMs = (xs: Array<{ ms: number }>) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const firstPageMs = medianMs(smallReads);
-const fullFirstPageMs = medianMs(fullReads);
-const t0 = performance.now();
-let after = 0;
-let replayBytes = 0;
-let pages = 0;
-for (;;) {
-  const page = await s.api('GET', `/api/jobs/${big.id}/events?after=${after}&limit=5000`);
-  if (!page.events.length) break;
-  pages++;
-  for (const e of page.events) replayBytes += e.chunk.length;
-  after = page.events[page.events.length - 1].seq;
-}
-const replaySeconds = (performance.now() - t0) / 1000;
-const replay = { firstPageMs, firstPageEvents: smallReads[0].events, fullFirstPageMs, fullFirstPageEvents: fullReads[0].events, pages, bytes: replayBytes, seconds: replaySeconds, MBs: mb(replayBytes) / replaySeconds, linesPerSecond: 1_000_000 / replaySeconds };
-console.log('\n3. Replay of a 1,000,000-line job through GET /api/jobs/:id/events\n');
-printTable([{ 'first page (256 KiB) ms': firstPageMs.toFixed(1), 'first page (4 MiB) ms': fullFirstPageMs.toFixed(1), 'full replay s': replaySeconds.toFixed(2), 'MB/s': replay.MBs.toFixed(1), 'lines/s': Math.round(replay.linesPerSecond), pages }]);
 
+type Pct = { samples: number; p50: number; p99: number; max: number };
+let lat: Pct | undefined;
+let serverLat: Pct | undefined;
+let steadyLat: Pct | undefined;
+if (PARTS.has('latency')) {
+  // 2. Latency: 50 jobs at 200 lines/s each, one viewer process watching all of them.
+  const JOBS = 50;
+  const LINES = 2000; // 10 s at 200 lines/s
+  const latencyWatcher = await startWatcher(true);
+  const jobs = await Promise.all(
+    Array.from({ length: JOBS }, () => s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'ticker', variables: { LINES: String(LINES) } })),
+  );
+  const watched = await latencyWatcher.watch(jobs.map((j) => j.id));
+  lat = watched.latency;
+  serverLat = watched.serverLatency;
+  steadyLat = watched.steadyLatency;
+  console.log(`\n2. Latency: ${JOBS} jobs x 200 lines/s, printed -> socket client\n`);
+  printTable([
+    { measured: 'printed by the job -> viewer', lines: lat.samples, 'p50 ms': lat.p50.toFixed(1), 'p99 ms': lat.p99.toFixed(1), 'max ms': lat.max.toFixed(1) },
+    { measured: 'printed -> viewer, after 1st second', lines: steadyLat.samples, 'p50 ms': steadyLat.p50.toFixed(1), 'p99 ms': steadyLat.p99.toFixed(1), 'max ms': steadyLat.max.toFixed(1) },
+    { measured: 'read by the server -> viewer', lines: serverLat.samples, 'p50 ms': serverLat.p50.toFixed(1), 'p99 ms': serverLat.p99.toFixed(1), 'max ms': serverLat.max.toFixed(1) },
+  ]);
+
+}
+
+let replay: Record<string, number> | undefined;
+if (PARTS.has('replay')) {
+  // 3. Replay through the API.
+  const big = await s.api('POST', '/api/jobs', { type: 'make', project: 'bench', target: 'lines', variables: { N: '1000000' } });
+  for (;;) {
+    const j = await s.api('GET', `/api/jobs/${big.id}`);
+    if (j.status === 'success') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The first page as the job console asks for it (256 KiB), and a full-size one (4 MiB):
+  // each read five times, alternating, median.
+  const timedPage = async (query: string) => {
+    const t = performance.now();
+    const page = await s.api('GET', `/api/jobs/${big.id}/events?after=0&limit=5000${query}`);
+    return { ms: performance.now() - t, events: page.events.length as number };
+  };
+  const smallReads: Array<{ ms: number; events: number }> = [];
+  const fullReads: Array<{ ms: number; events: number }> = [];
+  for (let i = 0; i < 5; i++) {
+    smallReads.push(await timedPage('&maxBytes=262144'));
+    fullReads.push(await timedPage(''));
+  }
+  const medianMs = (xs: Array<{ ms: number }>) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const firstPageMs = medianMs(smallReads);
+  const fullFirstPageMs = medianMs(fullReads);
+  const t0 = performance.now();
+  let after = 0;
+  let replayBytes = 0;
+  let pages = 0;
+  for (;;) {
+    const page = await s.api('GET', `/api/jobs/${big.id}/events?after=${after}&limit=5000`);
+    if (!page.events.length) break;
+    pages++;
+    for (const e of page.events) replayBytes += e.chunk.length;
+    after = page.events[page.events.length - 1].seq;
+  }
+  const replaySeconds = (performance.now() - t0) / 1000;
+  replay = { firstPageMs, firstPageEvents: smallReads[0].events, fullFirstPageMs, fullFirstPageEvents: fullReads[0].events, pages, bytes: replayBytes, seconds: replaySeconds, MBs: mb(replayBytes) / replaySeconds, linesPerSecond: 1_000_000 / replaySeconds };
+  console.log('\n3. Replay of a 1,000,000-line job through GET /api/jobs/:id/events\n');
+  printTable([{ 'first page (256 KiB) ms': firstPageMs.toFixed(1), 'first page (4 MiB) ms': fullFirstPageMs.toFixed(1), 'full replay s': replaySeconds.toFixed(2), 'MB/s': replay.MBs.toFixed(1), 'lines/s': Math.round(replay.linesPerSecond), pages }]);
+
+}
 writeResults('jobs', { ingest: results, latency: lat, steadyLatency: steadyLat, serverLatency: serverLat, replay });
 await s.close();
 process.exit(0);
