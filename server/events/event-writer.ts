@@ -19,13 +19,19 @@ const MAX_ROWS = 4000;
  * a small machine and only holds more connections.
  */
 const MAX_IN_FLIGHT = 2;
+/**
+ * Groups smaller than this go in one statement (one round trip: what live viewers of many
+ * jobs wait for); larger ones by COPY (fast per byte, a few more round trips).
+ */
+const SMALL_GROUP_BYTES = 256 * 1024;
 
 /**
  * Group commit for every job's sink. Batches from all jobs queue and go together in the
  * next transaction, so fifty busy jobs cost one transaction per round trip instead of
- * fifty. Up to two transactions are in flight; the repository commits the ones that
- * touch the same job in the order they were sent (see `EventRepository.insertMany`). A
- * failed batch is rejected to its sink, which retries on its own (the insert is idempotent).
+ * fifty. A small group is one statement, sent when nothing else is in flight; large ones
+ * go by COPY, up to two at a time, and the repository commits the ones that touch the
+ * same job in the order they were sent (see `EventRepository.insertMany`). A failed batch
+ * is rejected to its sink, which retries on its own (the insert is idempotent).
  */
 export class EventWriter {
   private queue: Waiting[] = [];
@@ -34,7 +40,7 @@ export class EventWriter {
   /** Resolves when the last transaction sent has taken its cursor locks. */
   private lastLocked: Promise<void> = Promise.resolve();
 
-  constructor(private readonly repo: Pick<EventRepository, 'insertMany'>) {}
+  constructor(private readonly repo: Pick<EventRepository, 'insertMany' | 'insertSmall'>) {}
 
   write(jobId: string, events: StoredEvent[]): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -44,7 +50,16 @@ export class EventWriter {
   }
 
   private drain() {
-    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) this.send(this.takeGroup());
+    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) {
+      const group = this.takeGroup();
+      const small = group.reduce((n, w) => n + w.events.reduce((m, e) => m + e.chunk.length, 0), 0) < SMALL_GROUP_BYTES;
+      // The one-statement write reads cursors without waiting for locks: it goes alone.
+      if (small && this.inFlight > 0) {
+        this.queue.unshift(...group);
+        return;
+      }
+      this.send(group, small);
+    }
   }
 
   private takeGroup(): Waiting[] {
@@ -59,12 +74,13 @@ export class EventWriter {
     return take;
   }
 
-  private send(take: Waiting[]) {
+  private send(take: Waiting[], small: boolean) {
     this.inFlight++;
     const turn = this.lastLocked;
     let locked!: () => void;
     this.lastLocked = new Promise((r) => (locked = r));
-    this.repo.insertMany(take, { turn, locked }).then(
+    const written = small ? this.repo.insertSmall(take) : this.repo.insertMany(take, { turn, locked });
+    written.then(
       () => {
         for (const w of take) w.resolve();
       },

@@ -119,4 +119,17 @@ describe('group-commit event writer', () => {
     expect(gaps).toEqual([]);
     expect(await visible(job)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
+
+  it('refuses a one-statement write that would leave a gap, storing none of it', async () => {
+    const repo = new EventRepository(database.db);
+    const [job, other] = [await newJob(), await newJob()];
+    await expect(repo.insertSmall([{ jobId: other, events: [ev(1, 'fine')] }, { jobId: job, events: [ev(2, 'early')] }]))
+      .rejects.toBeInstanceOf(OutOfOrderWrite);
+    expect(await visible(job)).toEqual([]);
+    expect(await visible(other)).toEqual([]);
+    await repo.insertSmall([{ jobId: job, events: [ev(1, 'first')] }]);
+    await repo.insertSmall([{ jobId: job, events: [ev(2, 'second')] }, { jobId: other, events: [ev(1, 'fine')] }]);
+    expect(await visible(job)).toEqual([1, 2]);
+    expect(await visible(other)).toEqual([1]);
+  });
 });
