@@ -53,6 +53,8 @@ const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     DATA_DIR: dataDir,
     ADMIN_PASSWORD: 'e2e-admin-password',
     MKCLI_REGISTRY: registry,
+    // bash without the machine's login scripts (see the script).
+    TERMINAL_SHELL: path.join(root, 'tests/fixtures/profile-free-shell/bash'),
     LOG_LEVEL: 'warn',
     DATABASE_URL: '',
   },

@@ -12,7 +12,10 @@ export const ADMIN_PASSWORD = 'test-admin-password';
  */
 export async function startTestServer(env: Record<string, string> = {}, shared?: Awaited<ReturnType<typeof freshDatabase>>) {
   const database = shared ?? (await freshDatabase());
-  const config: Config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/tmp/vmo-test-data', ...env });
+  // TERMINAL_SHELL: bash without the machine's login scripts (vitest.config.ts sets it).
+  const config: Config = loadConfig({
+    NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/tmp/vmo-test-data', TERMINAL_SHELL: process.env.TERMINAL_SHELL, ...env,
+  });
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const app = await createApp({ config, db: database.db, log, serveUi: false, databaseUrl: database.url });
   await app.auth.bootstrapAdmin(ADMIN_PASSWORD, () => {});
