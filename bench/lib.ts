@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
-import { bundleServer } from '../server/tools/server-bundle.ts';
+import { bundleServer, SERVER_NODE_FLAGS } from '../server/tools/server-bundle.ts';
 import { startBenchApp } from './bench-server.ts';
 
 export { listenAndSignIn } from './bench-server.ts';
@@ -133,14 +133,16 @@ const ROOT = path.resolve(import.meta.dirname, '..');
  * compiled to JavaScript (bench/server-role.ts, bundled like the server), under plain node.
  * It prints one JSON line with its address and cookie; returns that line's fields.
  * `serveUi`: the server also serves the built UI, for a browser (see buildUiIfNeeded).
- * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there.
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server process there;
+ * BENCH_SERVER_NODE_FLAGS replaces `npm start`'s node flags (to compare settings).
  */
 export async function startServerProcess(
   env: Record<string, string> = {}, { serveUi = false } = {},
 ): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
   const entry = await bundleServer(ROOT, { entry: 'bench/server-role.ts', out: '.build/bench/server-role.mjs' });
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--enable-source-maps', entry], {
+  const flags = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ') ?? SERVER_NODE_FLAGS;
+  const child = spawn(process.execPath, [...prof, ...flags, entry], {
     env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify(env), ...(serveUi ? { BENCH_SERVE_UI: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

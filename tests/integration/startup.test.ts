@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedPostgresError, startEmbeddedPostgres } from '../../server/platform/embedded-postgres.ts';
 import { postgresRunAs } from '../../server/platform/embedded-postgres/postgres-user.ts';
 import { createLogger } from '../../server/platform/logger.ts';
-import { bundleServer, SERVER_BUNDLE } from '../../server/tools/server-bundle.ts';
+import { bundleServer, SERVER_BUNDLE, SERVER_NODE_FLAGS } from '../../server/tools/server-bundle.ts';
 import { closedCheckout, openTempDir } from '../helpers/closed-checkout.ts';
 import { waitFor } from '../helpers/jobs.ts';
 import { client, login } from '../helpers/server.ts';
@@ -18,7 +18,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** The server as `npm start` runs it: the compiled bundle (built by the suite's beforeAll). */
 function start(env: Record<string, string>, cwd = ROOT) {
-  const child = spawn(process.execPath, ['--enable-source-maps', SERVER_BUNDLE], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, SERVER_BUNDLE], {
     cwd,
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
