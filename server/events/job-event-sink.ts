@@ -206,20 +206,27 @@ export class JobEventSink {
   }
 
   /**
-   * Forms batches from what is pending and stores them, up to two at a time: the next one
-   * is formed and sent while Postgres stores the previous (the repository commits them in
-   * order). Each batch is published, and its bytes count as stored, only once it and every
+   * Forms batches from what is pending and stores them, up to two at a time when output
+   * floods in: the next one is formed and sent while Postgres stores the previous (the
+   * repository commits them in order). Each batch is published, and its bytes count as stored, only once it and every
    * batch before it are committed, so viewers still only ever see stored events, in order.
    */
   private async drainPending() {
     const inFlight: Array<{ batch: StoredEvent[]; bytes: number; stored: Promise<void> }> = [];
+    let inFlightBytes = 0;
     while (this.pending.length || inFlight.length) {
-      if (this.pending.length && inFlight.length < BATCHES_IN_FLIGHT) {
-        inFlight.push(this.nextBatch());
+      // A second batch only for a flood (a full flush's worth waiting): a trickle waits and
+      // goes in one batch, as few rows and statements as before for many quiet jobs.
+      const waiting = this.unstoredBytes - inFlightBytes;
+      if (this.pending.length && (!inFlight.length || (inFlight.length < BATCHES_IN_FLIGHT && waiting >= this.o.flushBytes))) {
+        const next = this.nextBatch();
+        inFlight.push(next);
+        inFlightBytes += next.bytes;
         continue;
       }
       const oldest = inFlight.shift()!;
       await oldest.stored;
+      inFlightBytes -= oldest.bytes;
       this.unstoredBytes -= oldest.bytes;
       this.o.publish(oldest.batch);
       if (this.unstoredBytes < this.o.highWaterBytes / 2 && this.drainWaiters.length) {
