@@ -245,9 +245,8 @@ if (PARTS.has('replay')) {
     smallReads.push(await timedPage('&maxBytes=262144'));
     fullReads.push(await timedPage(''));
   }
-  const medianMs = (xs: Array<{ ms: number }>) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const firstPageMs = medianMs(smallReads);
-  const fullFirstPageMs = medianMs(fullReads);
+  const firstPageMs = median(smallReads.map((r) => r.ms));
+  const fullFirstPageMs = median(fullReads.map((r) => r.ms));
   const t0 = performance.now();
   let after = 0;
   let replayBytes = 0;

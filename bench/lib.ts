@@ -127,6 +127,8 @@ export const latencyRow = (samples: number[], peakRssMb: number): Latency => ({
 });
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+/** Compiled once per benchmark run, however many server processes it starts. */
+let serverRoleBundle: Promise<string> | undefined;
 
 /**
  * Starts a bench server in a process of its own, run as `npm start` runs the console:
@@ -139,7 +141,8 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 export async function startServerProcess(
   env: Record<string, string> = {}, { serveUi = false } = {},
 ): Promise<{ child: ChildProcess; base: string; cookie: string } & Record<string, unknown>> {
-  const entry = await bundleServer(ROOT, { entry: 'bench/server-role.ts', out: '.build/bench/server-role.mjs' });
+  serverRoleBundle ??= bundleServer(ROOT, { entry: 'bench/server-role.ts', out: '.build/bench/server-role.mjs' });
+  const entry = await serverRoleBundle;
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const flags = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ') ?? SERVER_NODE_FLAGS;
   const child = spawn(process.execPath, [...prof, ...flags, entry], {

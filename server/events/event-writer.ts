@@ -7,6 +7,8 @@ interface Waiting {
   reject: (err: unknown) => void;
   /** Order of arrival: a job's batches are always sent in this order. */
   n: number;
+  /** Output bytes in `events`. */
+  bytes: number;
   /** Written in a transaction of its own (after a grouped write failed). */
   alone?: boolean;
 }
@@ -35,6 +37,8 @@ const SMALL_GROUP_BYTES = 256 * 1024;
  */
 export class EventWriter {
   private queue: Waiting[] = [];
+  /** Output bytes of everything queued. */
+  private queuedBytes = 0;
   private arrivals = 0;
   private inFlight = 0;
   /** Resolves when the last transaction sent has taken its cursor locks. */
@@ -44,20 +48,26 @@ export class EventWriter {
 
   write(jobId: string, events: StoredEvent[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ jobId, events, resolve, reject, n: ++this.arrivals });
+      const bytes = events.reduce((n, e) => n + e.chunk.length, 0);
+      this.queue.push({ jobId, events, resolve, reject, n: ++this.arrivals, bytes });
+      this.queuedBytes += bytes;
       this.drain();
     });
   }
 
   private drain() {
     while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) {
-      const group = this.takeGroup();
-      const small = group.reduce((n, w) => n + w.events.reduce((m, e) => m + e.chunk.length, 0), 0) < SMALL_GROUP_BYTES;
       // The one-statement write reads cursors without waiting for locks: it goes alone.
+      // While a write is in flight, a queue too small for COPY is left as it is.
+      if (this.inFlight > 0 && this.queuedBytes < SMALL_GROUP_BYTES) return;
+      const group = this.takeGroup();
+      const bytes = group.reduce((n, w) => n + w.bytes, 0);
+      const small = bytes < SMALL_GROUP_BYTES;
       if (small && this.inFlight > 0) {
-        this.queue.unshift(...group);
+        this.queue.unshift(...group); // cut short by MAX_ROWS: many tiny rows
         return;
       }
+      this.queuedBytes -= bytes;
       this.send(group, small);
     }
   }
@@ -90,6 +100,7 @@ export class EventWriter {
         // job: write them one by one, in their order of arrival among what is queued, so
         // each succeeds or fails on its own.
         this.queue.push(...take.map((w) => ({ ...w, alone: true })));
+        this.queuedBytes += take.reduce((n, w) => n + w.bytes, 0);
         this.queue.sort((a, b) => a.n - b.n);
       },
     ).finally(() => {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../platform/project-root.ts';
 import { bundleServer, SERVER_BUNDLE } from './server-bundle.ts';
 
 /**
@@ -8,7 +9,7 @@ import { bundleServer, SERVER_BUNDLE } from './server-bundle.ts';
  * server only when a build is missing or older than any of its sources, so a second start
  * is instant and a pulled change is never served stale.
  */
-const root = path.resolve(import.meta.dirname, '../..');
+const root = PROJECT_ROOT;
 
 function newest(p: string): number {
   const full = path.join(root, p);
