@@ -32,7 +32,8 @@ const report = (/** @type {number} */ id, /** @type {Screen} */ s) => {
 
 port.on('message', (/** @type {any} */ m) => {
   if (m.t === 'open') {
-    const term = new headless.Terminal({ cols: m.cols, rows: m.rows, scrollback: m.scrollback, allowProposedApi: true });
+    // A program's malformed output is its own business: no parser warnings in the server's log.
+    const term = new headless.Terminal({ cols: m.cols, rows: m.rows, scrollback: m.scrollback, allowProposedApi: true, logLevel: 'off' });
     const serializer = new SerializeAddon();
     term.loadAddon(serializer);
     term.onTitleChange((title) => port.postMessage({ t: 'title', id: m.id, title }));

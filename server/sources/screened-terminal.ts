@@ -1,11 +1,22 @@
 import type { JobEventSink } from '../events/job-event-sink.ts';
 import { screens, type ScreenMessage, type ScreenSnapshot } from './pty-screen.ts';
+import { ScreenBacklog } from './screen-backlog.ts';
 
 /** Bytes handed to the screen worker but not yet parsed; above it reading pauses. */
 const SCREEN_HIGH_WATER = 1024 * 1024;
 const SCREEN_LOW_WATER = 256 * 1024;
 /** Output gathered within one event-loop turn is handed on as one chunk, up to this size. */
 const COALESCE_MAX_BYTES = 64 * 1024;
+/**
+ * Output goes to the screen worker once the terminal has been quiet this long, once the
+ * oldest waiting byte is this old, or once this much waits; until then a flood of plain
+ * lines is trimmed to what can still be on screen (see screen-backlog.ts), and the rest
+ * is never copied to the worker nor parsed. A title set by the shell reaches the
+ * terminal list after the quiet time.
+ */
+const SCREEN_QUIET_MS = 50;
+const SCREEN_MAX_WAIT_MS = 1000;
+const SCREEN_WAIT_BYTES = 1024 * 1024;
 
 export interface TerminalExit {
   exitCode: number | null;
@@ -49,7 +60,12 @@ export abstract class ScreenedTerminal {
   private snapshotId = 0;
   private readonly snapshotWaiters = new Map<number, (snap: ScreenSnapshot) => void>();
   private paused = false;
+  /** Bytes posted to the screen worker and not yet parsed there. */
   private screenPending = 0;
+  /** Output not yet posted to the screen worker. */
+  private readonly backlog: ScreenBacklog;
+  private backlogSince = 0;
+  private backlogTimer: NodeJS.Timeout | null = null;
   private outputListeners = new Set<Listener<[Buffer]>>();
   private coalesced: Buffer[] = [];
   private coalescedBytes = 0;
@@ -60,9 +76,11 @@ export abstract class ScreenedTerminal {
   constructor(opts: ScreenedTerminalOptions) {
     this.sink = opts.sink;
     this.size = { cols: opts.cols, rows: opts.rows };
+    const scrollback = opts.scrollback ?? 5000;
+    this.backlog = new ScreenBacklog(scrollback, opts.rows);
     this.screenId = screens.open(
       { onMessage: (m) => this.onScreenMessage(m), onLost: () => this.screenFailed() },
-      { cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback ?? 5000 },
+      { cols: opts.cols, rows: opts.rows, scrollback },
     );
     opts.sink.meta('resize', Buffer.from(JSON.stringify({ cols: opts.cols, rows: opts.rows })));
   }
@@ -108,7 +126,11 @@ export abstract class ScreenedTerminal {
     this.sink.meta('resize', Buffer.from(JSON.stringify({ cols, rows })));
     for (const fn of this.resizeListeners) fn(cols, rows);
     // Output read before the resize was produced for the old size: the screen applies it first.
-    if (!this.screenBroken) screens.post({ t: 'resize', id: this.screenId, cols, rows });
+    if (!this.screenBroken) {
+      this.postBacklog(true);
+      this.backlog.resize(rows);
+      screens.post({ t: 'resize', id: this.screenId, cols, rows });
+    }
     return true;
   }
 
@@ -125,6 +147,7 @@ export abstract class ScreenedTerminal {
     }
     const req = ++this.snapshotId;
     this.snapshotWaiters.set(req, fn);
+    this.postBacklog(true);
     screens.post({ t: 'snapshot', id: this.screenId, req });
   }
 
@@ -148,6 +171,7 @@ export abstract class ScreenedTerminal {
     this.outputListeners.clear();
     this.resizeListeners.clear();
     this.snapshotWaiters.clear();
+    this.stopBacklogTimer();
     if (!this.screenBroken) screens.close(this.screenId);
     this.screenBroken = true;
   }
@@ -199,10 +223,41 @@ export abstract class ScreenedTerminal {
     }
     for (const fn of this.outputListeners) fn(data);
     if (this.screenBroken) return;
+    if (!this.backlog.bytes) this.backlogSince = Date.now();
+    this.backlog.push(data);
+    if (this.backlog.bytes >= SCREEN_WAIT_BYTES) this.postBacklog(false);
+    else if (this.backlog.bytes && !this.backlogTimer) this.backlogTimer = setTimeout(() => this.backlogDue(), SCREEN_QUIET_MS);
+  }
+
+  /** The quiet-time clock ran out: post what waits if output stopped or has waited long enough, else look again later. */
+  private backlogDue() {
+    this.backlogTimer = null;
+    if (this.screenBroken || !this.backlog.bytes) return;
+    const now = Date.now();
+    const quietFor = now - this.lastDataAt;
+    if (quietFor >= SCREEN_QUIET_MS || now - this.backlogSince >= SCREEN_MAX_WAIT_MS) return this.postBacklog(false);
+    const wait = Math.min(SCREEN_QUIET_MS - quietFor, SCREEN_MAX_WAIT_MS - (now - this.backlogSince));
+    this.backlogTimer = setTimeout(() => this.backlogDue(), Math.max(1, wait));
+  }
+
+  /**
+   * Posts what waits to the screen worker. `seal`: a resize or snapshot follows, so nothing
+   * before it may be dropped later.
+   */
+  private postBacklog(seal: boolean) {
+    this.stopBacklogTimer();
+    if (seal) this.backlog.seal();
+    const data = this.backlog.takeAll();
+    if (!data) return;
     this.screenPending += data.length;
     if (this.screenPending > SCREEN_HIGH_WATER) this.hold('screen');
     // Copied, not transferred: the same bytes went to the sink and the sockets.
     screens.post({ t: 'data', id: this.screenId, data });
+  }
+
+  private stopBacklogTimer() {
+    if (this.backlogTimer) clearTimeout(this.backlogTimer);
+    this.backlogTimer = null;
   }
 
   private onScreenMessage(m: ScreenMessage) {
@@ -222,6 +277,7 @@ export abstract class ScreenedTerminal {
   private screenFailed() {
     if (this.screenBroken) return;
     this.screenBroken = true;
+    this.stopBacklogTimer();
     this.screenPending = 0;
     this.release('screen');
     for (const fn of this.snapshotWaiters.values()) fn(this.lostScreen());
