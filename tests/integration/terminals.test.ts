@@ -115,6 +115,35 @@ describe('interactive terminals', () => {
     second.tab.close();
   });
 
+  it('restores the full scrollback after a flood of plain lines, as if every line had been parsed', async () => {
+    const job = await newTerminal(c);
+    const first = await Tab.open(s.base, cookie, job.id);
+    // Most of these lines never reach the server-side screen's parser (they scroll out
+    // unparsed); the snapshot must still end with the exact last 5,000 lines.
+    first.tab.type("seq 1 300000; printf '\\033[1mdone\\033[0m\\n'\r");
+    await first.tab.see(/\x1b\[1mdone/);
+    first.tab.close();
+
+    const second = await Tab.open(s.base, cookie, job.id);
+    await second.tab.see(/done/);
+    await sleep(300);
+    const term = new headless.Terminal({ cols: second.ack.cols, rows: second.ack.rows, scrollback: 5000, allowProposedApi: true });
+    await new Promise<void>((resolve) => term.write(Buffer.concat(second.tab.chunks), resolve));
+    const buf = term.buffer.active;
+    const lines = Array.from({ length: buf.length }, (_, i) => buf.getLine(i)!.translateToString(true));
+    const done = lines.indexOf('done');
+    expect(done).toBeGreaterThan(4000);
+    // Every line above "done" that is a number counts down by one to 300000.
+    const numbers = lines.slice(0, done).filter((l) => /^\d+$/.test(l)).map(Number);
+    expect(numbers.at(-1)).toBe(300000);
+    expect(numbers.length).toBeGreaterThan(4900);
+    numbers.forEach((n, i) => expect(n).toBe(300000 - (numbers.length - 1 - i)));
+    term.dispose();
+    second.tab.type('exit\r');
+    await waitDone(c, job.id);
+    second.tab.close();
+  });
+
   it('bounds memory under a flood to a client that never acks, and Ctrl-C still stops it', async () => {
     const job = await newTerminal(c);
     const { tab } = await Tab.open(s.base, cookie, job.id);
