@@ -111,7 +111,8 @@ export class ScreenBacklog {
       for (const p of this.#run) out.push(p.data);
       this.#run = [];
       // What was taken is parsed as it is: later drops start after the next LF.
-      this.#lfHead = this.#lfs.length;
+      this.#lfs = [];
+      this.#lfHead = 0;
       this.#dropFrom = -1;
     }
     this.bytes = 0;

@@ -35,12 +35,13 @@ type Listener<T extends unknown[]> = (...args: T) => void;
 
 /**
  * What every terminal (a local PTY, an SSH shell channel) shares: each output chunk goes,
- * as it is read, to the job's event sink (the recording), to output listeners (attached
- * sockets), and to a headless xterm.js in the screen worker thread that keeps the current
- * screen for re-attaching browsers. The worker handles messages in order, so `atSnapshot`
- * marks a point in the stream: the snapshot holds every chunk read before the call, and
- * listeners get every chunk read after it (a caller queues those until the snapshot is
- * sent): no gap, no repeat.
+ * as it is read, to the job's event sink (the recording) and to output listeners (attached
+ * sockets); and, once the terminal is quiet (see SCREEN_QUIET_MS), to a headless xterm.js
+ * in the screen worker thread that keeps the current screen for re-attaching browsers.
+ * The worker handles messages in order, and what waits is posted before a snapshot
+ * request, so `atSnapshot` marks a point in the stream: the snapshot holds every chunk
+ * read before the call, and listeners get every chunk read after it (a caller queues those
+ * until the snapshot is sent): no gap, no repeat.
  *
  * Flow control: `hold(reason)` pauses reading (the program then blocks on write) until
  * every reason is released; the sink's and the screen worker's own back-pressure are
