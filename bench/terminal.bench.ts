@@ -269,10 +269,16 @@ const file = makeFile();
 const results: Record<string, unknown> = { fileMb: FILE_MB, keystrokes: KEYSTROKES };
 const rows: Array<Record<string, string | number>> = [];
 
+/**
+ * BENCH_TERMINAL_ONLY=ours-headless: only our echo and `cat` rows, 20 s instead of
+ * several, for before/after runs of a server change (written to terminal-ours-headless.json).
+ */
+const OURS_HEADLESS_ONLY = process.env.BENCH_TERMINAL_ONLY === 'ours-headless';
+
 // Installed and built (first run only, or after a change) before anything is measured, so
 // neither competes with a run.
-const wetty = await ensureWetty();
-const ui = buildUiIfNeeded();
+const wetty = OURS_HEADLESS_ONLY ? null : await ensureWetty();
+const ui = OURS_HEADLESS_ONLY ? null : buildUiIfNeeded();
 
 const ours = await startOurs();
 try {
@@ -288,6 +294,12 @@ try {
   );
 } finally {
   await stopOurs(ours);
+}
+
+if (!wetty || !ui) {
+  printTable(rows);
+  writeResults('terminal-ours-headless', results);
+  process.exit(0);
 }
 
 // Started after the headless runs, so an idle browser does not sit beside them.
