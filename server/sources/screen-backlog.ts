@@ -165,22 +165,29 @@ export class ScreenBacklog {
     }
     let dropped = 0;
     const kept: RunPiece[] = [];
-    const standIn: RunPiece = { data: CR, pos: cut, cr: true };
+    let standInPlaced = false;
+    const placeStandIn = () => {
+      if (!standInPlaced) kept.push({ data: CR, pos: cut, cr: true });
+      standInPlaced = true;
+    };
     for (const p of this.#run) {
       // The stand-in for an earlier drop: this drop covers it, and gets a new one below.
       if (p.cr) continue;
       const end = p.pos + p.data.length;
       if (end <= this.#dropFrom || p.pos >= cut) {
-        if (p.pos >= cut && !kept.includes(standIn)) kept.push(standIn);
+        if (p.pos >= cut) placeStandIn();
         kept.push(p);
         continue;
       }
       if (p.pos < this.#dropFrom) kept.push({ data: p.data.subarray(0, this.#dropFrom - p.pos), pos: p.pos });
-      if (end > cut) kept.push(standIn, { data: p.data.subarray(cut - p.pos), pos: cut });
+      if (end > cut) {
+        placeStandIn();
+        kept.push({ data: p.data.subarray(cut - p.pos), pos: cut });
+      }
       dropped += Math.min(end, cut) - Math.max(p.pos, this.#dropFrom);
     }
     // The cut can be at the very end of the run (its last byte an LF): the stand-in goes last.
-    if (!kept.includes(standIn)) kept.push(standIn);
+    placeStandIn();
     this.#run = kept;
     this.bytes -= dropped;
     return dropped;
