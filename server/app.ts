@@ -73,6 +73,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   const httpServer = http.createServer(app);
   const socketBus = databaseUrl ? createSocketBus(databaseUrl, log.child({ module: 'socket-bus' })) : null;
   const io = createSocketServer(httpServer, config.allowedOrigins, log.child({ module: 'socket' }), socketBus?.adapter);
+  socketBus?.introduce(io);
   const registry = new ServerRegistry(db, log.child({ module: 'servers' }), {
     heartbeatSeconds: config.SERVER_HEARTBEAT_SECONDS, deadSeconds: config.SERVER_DEAD_SECONDS,
   });
