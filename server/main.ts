@@ -4,6 +4,9 @@ import { createPool } from './platform/db.ts';
 import { DataDirBusyError, EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './platform/embedded-postgres.ts';
 import { createLogger } from './platform/logger.ts';
 import { MigrationError, migrate } from './platform/migrator.ts';
+import { mapStackTracesLazily } from './platform/stack-trace-map.ts';
+
+mapStackTracesLazily(import.meta.url);
 
 /** Boot: config, database (embedded or DATABASE_URL), migrate, listen, graceful shutdown. */
 async function main() {

@@ -44,9 +44,17 @@ export class ScreenBacklog {
   #run: RunPiece[] = [];
   #inRun = false;
   #runLength = 0;
-  /** Position after each LF in the run at or after `#dropFrom` (a queue with a moving head). */
-  #lfs: number[] = [];
-  #lfHead = 0;
+  /**
+   * Position after each of the last `keepLines` LFs of the run after `#dropFrom`, in a ring
+   * (a flood has millions of LFs: a growing array of them was most of what the backlog
+   * allocated). The position that falls out of it has `keepLines` LFs after it: a cut.
+   */
+  #lfRing: Float64Array;
+  /** The ring's slot for the next LF, and how many slots are filled. */
+  #lfNext = 0;
+  #lfCount = 0;
+  /** The newest position that fell out of the ring and has not been cut at yet, or -1. */
+  #cutReady = -1;
   /** Where dropping may start: the run's start, or just after an LF; -1 while there is none. */
   #dropFrom = 0;
 
@@ -59,6 +67,7 @@ export class ScreenBacklog {
    */
   constructor(readonly scrollback: number, rows: number) {
     this.keepLines = linesToKeep(scrollback, rows);
+    this.#lfRing = new Float64Array(this.keepLines);
     this.#text = new PlainTextModel(rows);
   }
 
@@ -66,6 +75,8 @@ export class ScreenBacklog {
   resize(rows: number) {
     this.#text.rows = rows;
     this.keepLines = linesToKeep(this.scrollback, rows);
+    this.#lfRing = new Float64Array(this.keepLines);
+    this.#forgetLfs();
   }
 
   /**
@@ -111,8 +122,7 @@ export class ScreenBacklog {
       for (const p of this.#run) out.push(p.data);
       this.#run = [];
       // What was taken is parsed as it is: later drops start after the next LF.
-      this.#lfs = [];
-      this.#lfHead = 0;
+      this.#forgetLfs();
       this.#dropFrom = -1;
     }
     this.bytes = 0;
@@ -131,15 +141,29 @@ export class ScreenBacklog {
     if (!this.#inRun) {
       this.#inRun = true;
       this.#runLength = 0;
-      this.#lfs = [];
-      this.#lfHead = 0;
+      this.#forgetLfs();
       this.#dropFrom = 0;
     }
     const base = this.#runLength;
-    for (let i = data.indexOf(LF); i >= 0; i = data.indexOf(LF, i + 1)) {
-      if (this.#dropFrom < 0) this.#dropFrom = base + i + 1;
-      else this.#lfs.push(base + i + 1);
+    let i = data.indexOf(LF);
+    if (i >= 0 && this.#dropFrom < 0) {
+      this.#dropFrom = base + i + 1;
+      i = data.indexOf(LF, i + 1);
     }
+    // Locals in the loop: it runs once per line of a flood.
+    const ring = this.#lfRing;
+    let next = this.#lfNext;
+    let count = this.#lfCount;
+    let cutReady = this.#cutReady;
+    for (; i >= 0; i = data.indexOf(LF, i + 1)) {
+      if (count === ring.length) cutReady = ring[next];
+      else count++;
+      ring[next] = base + i + 1;
+      if (++next === ring.length) next = 0;
+    }
+    this.#lfNext = next;
+    this.#lfCount = count;
+    this.#cutReady = cutReady;
     this.#run.push({ data, pos: base });
     this.#runLength += data.length;
     this.bytes += data.length;
@@ -149,20 +173,20 @@ export class ScreenBacklog {
     for (const p of this.#run) this.#settled.push(p.data);
     this.#run = [];
     this.#inRun = false;
-    this.#lfs = [];
-    this.#lfHead = 0;
+    this.#forgetLfs();
+  }
+
+  #forgetLfs() {
+    this.#lfNext = 0;
+    this.#lfCount = 0;
+    this.#cutReady = -1;
   }
 
   /** Drops the part of the run that `keepLines` later LFs push out of the buffer. */
   #trim() {
-    const extra = this.#lfs.length - this.#lfHead - this.keepLines;
-    if (!this.#inRun || this.#dropFrom < 0 || extra <= 0 || !this.#text.scrollsWholeScreen) return 0;
-    const cut = this.#lfs[this.#lfHead + extra - 1];
-    this.#lfHead += extra;
-    if (this.#lfHead > 4096 && this.#lfHead * 2 > this.#lfs.length) {
-      this.#lfs = this.#lfs.slice(this.#lfHead);
-      this.#lfHead = 0;
-    }
+    const cut = this.#cutReady;
+    if (!this.#inRun || this.#dropFrom < 0 || cut < 0 || !this.#text.scrollsWholeScreen) return 0;
+    this.#cutReady = -1;
     let dropped = 0;
     const kept: RunPiece[] = [];
     let standInPlaced = false;

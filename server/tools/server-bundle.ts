@@ -6,18 +6,19 @@ export const SERVER_BUNDLE = '.build/server/main.mjs';
 
 /**
  * Node flags the server runs with (package.json's `start` passes the same; a unit test
- * holds them together). Source maps make stack traces name the .ts lines. A small young
+ * holds them together). No `--enable-source-maps`: stack traces name the .ts lines through
+ * platform/stack-trace-map.ts, which reads the map only when a trace needs it. A small young
  * generation (2 MB semi-spaces instead of 16) collects the wrappers of output buffers
  * sooner: a terminal flood peaked at about 160 MB instead of 215-230 MB, at no measurable
  * cost in throughput (docs/benchmarks.md).
  */
-export const SERVER_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /**
  * Compiles the server (server/ and the shared types it imports) into one ES module;
  * packages stay imports of node_modules. Run as plain JavaScript the server needs about
  * 60 MB less memory than under a TypeScript loader, and starts faster. The source map
- * keeps stack traces pointing at the .ts files (`node --enable-source-maps`).
+ * keeps stack traces pointing at the .ts files (see platform/stack-trace-map.ts).
  */
 export async function bundleServer(root: string, what = { entry: 'server/main.ts', out: SERVER_BUNDLE }): Promise<string> {
   const outfile = path.join(root, what.out);
