@@ -28,13 +28,29 @@ export interface ScreenClient {
 }
 
 /**
+ * How long the worker stays up once no terminal is open. A worker with xterm.js loaded
+ * holds about 20 MB that a console without terminals has no use for; a new terminal starts
+ * it again in a few milliseconds.
+ */
+export const SCREEN_WORKER_IDLE_MS = 30_000;
+
+/**
  * The one screen worker of this process (see pty-screen.worker.mjs), started with the first
- * terminal. If it dies, every open screen is told and the next terminal starts a new one.
+ * terminal and stopped SCREEN_WORKER_IDLE_MS after the last one closed. If it dies, every
+ * open screen is told and the next terminal starts a new one.
  */
 export class ScreenHost {
   private worker: Worker | null = null;
   private nextId = 0;
   private readonly clients = new Map<number, ScreenClient>();
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly idleMs = SCREEN_WORKER_IDLE_MS) {}
+
+  /** Whether the worker thread is up (it starts with the first terminal). */
+  get running(): boolean {
+    return this.worker !== null;
+  }
 
   open(client: ScreenClient, size: { cols: number; rows: number; scrollback: number }): number {
     const id = ++this.nextId;
@@ -48,10 +64,26 @@ export class ScreenHost {
   }
 
   close(id: number) {
-    if (this.clients.delete(id) && this.worker) this.worker.postMessage({ t: 'close', id });
+    if (!this.clients.delete(id) || !this.worker) return;
+    this.worker.postMessage({ t: 'close', id });
+    if (!this.clients.size) this.stopWhenIdle();
+  }
+
+  private stopWhenIdle() {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const w = this.worker;
+      if (!w || this.clients.size) return;
+      this.worker = null; // first, so its exit is not taken for a crash
+      void w.terminate();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
   private ensure(): Worker {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     if (this.worker) return this.worker;
     const w = new Worker(SCREEN_WORKER);
     // Terminals are jobs with their own life cycle; an idle worker must not keep the process up.
