@@ -1,4 +1,3 @@
-import Docker from 'dockerode';
 import type { Config } from '../config.ts';
 import type { InventoryService } from '../inventory/inventory.service.ts';
 import type { JobRepository } from '../jobs/job.repository.ts';
@@ -7,6 +6,7 @@ import type { AuditLog } from '../platform/audit.ts';
 import type { Db } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { loadServerSecret } from '../platform/server-secret.ts';
+import { loadDockerode } from '../providers/docker/docker-client.ts';
 import { DockerProvider } from '../providers/docker/docker.provider.ts';
 import { DEFAULT_VM_IMAGE } from '../providers/docker/vm-image.ts';
 import { OvhClient } from '../providers/ovh/ovh-client.ts';
@@ -162,6 +162,7 @@ export async function createVms(d: VmDeps) {
 
 function registeredProviders(c: Config, consoleId: string): Map<string, RegisteredProvider> {
   const out = new Map<string, RegisteredProvider>();
+  const Docker = loadDockerode();
   const docker = new DockerProvider({ docker: new Docker(), image: c.VM_IMAGE, consoleId });
   out.set('docker', { provider: docker, billedWhenStopped: false, notEnforced: () => docker.notEnforced() });
   const ovhWanted = c.VM_PROVIDER === 'ovh' || !!(c.OVH_APPLICATION_KEY || c.OVH_CONSUMER_KEY || c.OVH_SERVICE_NAME);
