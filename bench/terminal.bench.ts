@@ -19,7 +19,7 @@ import { ensureWetty, startWetty, WETTY_VERSION } from './wetty.ts';
  *    itself echoes each byte), timed from the client's emit to the echo arriving at a
  *    headless socket.io client;
  * 2. output throughput: `cat` of a 50 MB file through PTY → Socket.io → a client that
- *    acknowledges like xterm.js does (ours: every 5,000 bytes; wetty: every 256 KiB), once
+ *    acknowledges like each app's page does (ours: every 32 KiB; wetty: every 256 KiB), once
  *    acking on receipt (the server path's capacity) and once after parsing in a headless
  *    xterm.js (what a terminal emulator can absorb);
  * 3. in a browser tab: the same `cat` typed into each app's own terminal page in Chromium,
