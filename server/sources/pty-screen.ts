@@ -19,7 +19,9 @@ export interface ScreenSnapshot {
 export type ScreenMessage =
   | { t: 'parsed'; id: number; bytes: number }
   | { t: 'title'; id: number; title: string }
-  | { t: 'snapshot'; id: number; req: number; data: string; cols: number; rows: number };
+  | { t: 'snapshot'; id: number; req: number; data: string; cols: number; rows: number }
+  /** The worker thread's own memory, in bytes (answer to {t:'memory'}). */
+  | { t: 'memory'; id: number; heapUsed: number; arrayBuffers: number };
 
 export interface ScreenClient {
   onMessage(m: ScreenMessage): void;

@@ -10,9 +10,10 @@ export const SERVER_BUNDLE = '.build/server/main.mjs';
  * platform/stack-trace-map.ts, which reads the map only when a trace needs it. A small young
  * generation (2 MB semi-spaces instead of 16) collects the wrappers of output buffers
  * sooner: a terminal flood peaked at about 160 MB instead of 215-230 MB, at no measurable
- * cost in throughput (docs/benchmarks.md).
+ * cost in throughput (docs/benchmarks.md). `--expose-gc` lets the screen worker collect
+ * the scrollback of closed terminals, which it would otherwise keep (pty-screen.worker.mjs).
  */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2'];
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
 
 /**
  * Compiles the server (server/ and the shared types it imports) into one ES module;
