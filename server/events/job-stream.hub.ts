@@ -64,7 +64,7 @@ export class JobStreamHub {
     if (!subs) return;
     for (const sub of subs) {
       if (sub.pumping) continue; // the pump reads up to `committed` before it stops
-      if (events[0].seq === sub.cursor + 1 && queuedBytes(sub.socket.conn as never) < LIVE_LIMIT_BYTES) {
+      if (events[0].seq === sub.cursor + 1 && queuedBytes(sub.socket.conn as never, LIVE_LIMIT_BYTES) < LIVE_LIMIT_BYTES) {
         this.send(sub, events);
       } else if (events[events.length - 1].seq > sub.cursor) {
         void this.pump(sub);
@@ -160,7 +160,7 @@ export class JobStreamHub {
       while (this.active(sub)) {
         const target = this.committed.get(sub.jobId) ?? 0;
         if (sub.cursor >= target) break;
-        if (queuedBytes(sub.socket.conn as never) >= LIVE_LIMIT_BYTES) {
+        if (queuedBytes(sub.socket.conn as never, LIVE_LIMIT_BYTES) >= LIVE_LIMIT_BYTES) {
           await new Promise((r) => setTimeout(r, 20));
           continue;
         }

@@ -4,13 +4,26 @@
  * slow client (it catches up from Postgres later) instead of growing server memory.
  */
 interface EngineLike {
-  writeBuffer?: unknown[];
+  writeBuffer?: Array<{ data?: unknown }>;
   transport?: { socket?: { bufferedAmount?: number }; writable?: boolean };
 }
 
-export function queuedBytes(conn: EngineLike): number {
-  // Packets waiting in engine.io count at a nominal 64 KiB: they hold at most one batch each.
-  const packets = (conn.writeBuffer?.length ?? 0) * 64 * 1024;
-  const ws = conn.transport?.socket?.bufferedAmount ?? 0;
-  return packets + ws;
+/**
+ * Counts each packet waiting in engine.io at its real size, and stops counting once `limit`
+ * is reached (the caller only asks whether it is). A fixed size per packet would make one
+ * viewer of fifty jobs look slow: engine.io holds every packet emitted while the previous
+ * send is on its way, and fifty small batches at 64 KiB each passed the live limit while
+ * the socket held a few kilobytes.
+ */
+export function queuedBytes(conn: EngineLike, limit = Number.POSITIVE_INFINITY): number {
+  let n = conn.transport?.socket?.bufferedAmount ?? 0;
+  for (const packet of conn.writeBuffer ?? []) {
+    if (n >= limit) break;
+    const data = packet.data;
+    // A string counts one byte a character: exact for the ASCII of JSON framing, low by at
+    // most 3x for other text, which only moves when a slow client falls back to Postgres.
+    if (typeof data === 'string') n += data.length;
+    else if (data && typeof (data as ArrayBufferLike).byteLength === 'number') n += (data as ArrayBufferLike).byteLength;
+  }
+  return n;
 }
