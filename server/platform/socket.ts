@@ -6,6 +6,7 @@ import { hashSecret } from './auth/passwords.ts';
 import { resolveUser } from './http/middleware.ts';
 import { isAllowedOrigin, isCrossSiteFetch } from './http/origin.ts';
 import type { Logger } from './logger.ts';
+import { batchWebSocketWrites } from './socket-write-batching.ts';
 
 export interface SocketData {
   user: User;
@@ -35,6 +36,7 @@ export function createSocketServer(httpServer: http.Server, allowedOrigins: read
       callback(ok ? null : 'origin not allowed', ok);
     },
   });
+  batchWebSocketWrites(io);
   return io;
 }
 
