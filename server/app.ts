@@ -93,7 +93,9 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   }, log.child({ module: 'jobs' }));
   const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
-  const cluster = await joinCluster({ config, registry, jobsNsp: jobsNsp as never, hub, jobs, jobRepo, runner, log });
+  const cluster = await joinCluster({
+    config, registry, jobsNsp: jobsNsp as never, hub, jobs, jobRepo, runner, log, discovering: socketBus?.discovering,
+  });
   const ssh = createSsh({ config, db, jobs, jobRepo, runner, audit, log });
   const vms = databaseUrl
     ? await createVms({

@@ -20,6 +20,8 @@ export interface ClusterDeps {
   jobRepo: JobRepository;
   runner: JobRunner;
   log: Logger;
+  /** The socket bus is still in its startup window (see socket-bus.ts); absent without a bus. */
+  discovering?: () => boolean;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface ClusterDeps {
  */
 export async function joinCluster(d: ClusterDeps) {
   const log = d.log.child({ module: 'cluster', serverId: d.registry.id });
-  new JobStreamLink(d.jobsNsp, d.hub, log);
+  new JobStreamLink(d.jobsNsp, d.hub, log, d.discovering);
 
   const on = d.jobsNsp.on.bind(d.jobsNsp) as (event: string, fn: (...args: never[]) => void) => void;
   on(CANCEL, (msg: { jobId: string; by: string }, reply: (ok: boolean) => void) => {

@@ -2,7 +2,6 @@ import type { Namespace } from 'socket.io';
 import type { JobDone } from '../../src/lib/shared/jobs.ts';
 import type { HubPeers, JobStreamHub } from '../events/job-stream.hub.ts';
 import type { Logger } from '../platform/logger.ts';
-import { STARTUP_DISCOVERY_MS } from './socket-bus.ts';
 
 /** How long announcements gather before they go out in one message. */
 const FLUSH_MS = 5;
@@ -22,9 +21,18 @@ const DONE = 'cluster:job-done';
 export class JobStreamLink implements HubPeers {
   private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
-  private readonly startedAt = Date.now();
 
-  constructor(private readonly nsp: Namespace, private readonly hub: JobStreamHub, private readonly log: Logger) {
+  /**
+   * `discovering`: whether the socket bus is still in its startup window, in which the
+   * adapter may count this server alone while others are there (see STARTUP_DISCOVERY_MS
+   * in socket-bus.ts). Without a bus there are no other servers to tell.
+   */
+  constructor(
+    private readonly nsp: Namespace,
+    private readonly hub: JobStreamHub,
+    private readonly log: Logger,
+    private readonly discovering: () => boolean = () => false,
+  ) {
     const on = nsp.on.bind(nsp) as (event: string, fn: (...args: never[]) => void) => void;
     on(EVENTS, (pairs: Array<[string, number]>) => {
       if (!Array.isArray(pairs)) return;
@@ -58,10 +66,9 @@ export class JobStreamLink implements HubPeers {
   private async emit(event: string, payload: unknown): Promise<void> {
     try {
       // Alone on the database, there is nobody to tell; but a server that has just started
-      // may not have heard the others yet (see STARTUP_DISCOVERY_MS), and a viewer there of
-      // a job that prints once and waits would wait for good: until then, tell anyway.
-      const starting = Date.now() - this.startedAt < STARTUP_DISCOVERY_MS;
-      if (!starting && (await this.nsp.adapter.serverCount()) < 2) return;
+      // may not have heard the others yet, and a viewer there of a job that prints once and
+      // waits would wait for good: until the bus knows them, tell anyway.
+      if (!this.discovering() && (await this.nsp.adapter.serverCount()) < 2) return;
       (this.nsp.serverSideEmit as (ev: string, ...args: unknown[]) => boolean)(event, payload);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not tell the other servers about job output');

@@ -27,17 +27,20 @@ export function createSocketBus(databaseUrl: string, log: Logger) {
     errorHandler: (err: Error) => log.warn({ err: err.message }, 'socket bus error'),
   });
   let hello: NodeJS.Timeout | undefined;
+  let until = 0;
   return {
     adapter,
     /** Starts saying hello again on every namespace of `io` (see STARTUP_DISCOVERY_MS). */
     introduce(io: Server) {
-      const until = Date.now() + STARTUP_DISCOVERY_MS;
+      until = Date.now() + STARTUP_DISCOVERY_MS;
       hello = setInterval(() => {
         if (Date.now() >= until) return clearInterval(hello);
         for (const nsp of io._nsps.values()) (nsp.adapter as unknown as { init(): void }).init();
       }, HELLO_EVERY_MS);
       hello.unref();
     },
+    /** Within the window after `introduce` in which the other servers may not be counted yet. */
+    discovering: () => Date.now() < until,
     // A reconnect of the listening connection can be in flight when the database goes away
     // (shutdown stops it too); such a connection is never handed back, so do not wait for it.
     close: () => {
