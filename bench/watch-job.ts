@@ -15,8 +15,11 @@ const last = new Map<string, number>();
 const latencies: number[] = [];
 /** From the server reading the output to this viewer receiving it. */
 const serverLatencies: number[] = [];
-/** Lines after each job's first second, once all jobs are started (steady state). */
+/** Lines after each job's first second. */
 const steadyLatencies: number[] = [];
+/** Every line as [printed at, latency], and each job's first line: for the lines after the start. */
+const printed: Array<[number, number]> = [];
+const firstPrinted = new Map<string, number>();
 let events = 0;
 let bytes = 0;
 let pending = 0;
@@ -39,6 +42,8 @@ socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: s
       if (t > 1e12) {
         latencies.push(now - t);
         if (Number(index) > 200) steadyLatencies.push(now - t);
+        printed.push([t, now - t]);
+        if (!firstPrinted.has(m.jobId)) firstPrinted.set(m.jobId, t);
       }
     }
   }
@@ -50,7 +55,10 @@ socket.on('job:done', () => {
     const pct = (p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? null;
     return { samples: xs.length, p50: pct(50), p99: pct(99), max: xs.at(-1) ?? null };
   };
-  process.stdout.write(`${JSON.stringify({ events, bytes, latency: summary(latencies), steadyLatency: summary(steadyLatencies), serverLatency: summary(serverLatencies) })}\n`);
+  // Once every job has printed for a second: the start of the last job is over.
+  const settledFrom = Math.max(...firstPrinted.values()) + 1000;
+  const settledLatency = summary(printed.filter(([t]) => t >= settledFrom).map(([, l]) => l));
+  process.stdout.write(`${JSON.stringify({ events, bytes, latency: summary(latencies), steadyLatency: summary(steadyLatencies), settledLatency, serverLatency: summary(serverLatencies) })}\n`);
   process.exit(0);
 });
 socket.on('disconnect', (reason) => {
