@@ -3,7 +3,8 @@ import { io } from 'socket.io-client';
 
 /**
  * A live viewer in its own process, as a browser would be: connects, prints "ready", then
- * reads job ids (one line, space separated) from stdin, joins each from seq 0 and prints a
+ * reads job ids from stdin (space separated, on one line or, with WATCH_JOBS=n, on as many
+ * lines as it takes to name n jobs), joins each from seq 0 as it reads it and prints a
  * summary when every job:done has arrived. Lines that start with a millisecond timestamp
  * are also measured for print-to-viewer latency.
  */
@@ -23,6 +24,9 @@ const firstPrinted = new Map<string, number>();
 let events = 0;
 let bytes = 0;
 let pending = 0;
+/** Jobs to watch in all: WATCH_JOBS when ids come one line at a time, else the first line's. */
+let expected = Number(process.env.WATCH_JOBS ?? 0);
+let joined = 0;
 socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: string; chunk: Buffer | string; at: string }> }) => {
   const now = performance.timeOrigin + performance.now();
   for (const e of m.events) {
@@ -49,7 +53,7 @@ socket.on('job:log', (m: { jobId: string; events: Array<{ seq: number; stream: s
   }
 });
 socket.on('job:done', () => {
-  if (--pending > 0) return;
+  if (--pending > 0 || joined < expected) return;
   const summary = (xs: number[]) => {
     xs.sort((a, b) => a - b);
     const pct = (p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? null;
@@ -67,9 +71,11 @@ socket.on('disconnect', (reason) => {
 });
 socket.on('connect', () => {
   process.stdout.write('ready\n');
-  readline.createInterface({ input: process.stdin }).once('line', (ids) => {
-    const jobIds = ids.trim().split(/\s+/);
-    pending = jobIds.length;
+  readline.createInterface({ input: process.stdin }).on('line', (ids) => {
+    const jobIds = ids.trim().split(/\s+/).filter(Boolean);
+    expected ||= jobIds.length;
+    pending += jobIds.length;
+    joined += jobIds.length;
     for (const jobId of jobIds) socket.emit('join-job', { jobId, after: 0, encoding }, () => {});
   });
 });
