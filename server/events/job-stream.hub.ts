@@ -5,7 +5,8 @@ import { toWire } from './event-format.ts';
 import type { EventRepository, StoredEvent } from './event.repository.ts';
 import { queuedBytes } from './socket-pressure.ts';
 
-const LIVE_LIMIT_BYTES = 2 * 1024 * 1024;
+/** Past this much queued for a socket, its viewer catches up from Postgres instead. */
+export const LIVE_LIMIT_BYTES = 2 * 1024 * 1024;
 const PAGE_ROWS = 2000;
 const PAGE_BYTES = 1024 * 1024;
 const BINARY_EVENTS_PER_PACKET = 10;

@@ -1,32 +1,15 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Server, type Socket } from 'socket.io';
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LIVE_LIMIT_BYTES as LIVE_LIMIT } from '../../server/events/job-stream.hub.ts';
 import { queuedBytes } from '../../server/events/socket-pressure.ts';
+import { connectedSocketPair } from '../helpers/socket-pair.ts';
 
-/** The live limit of the job stream (job-stream.hub.ts): past it a viewer reads from Postgres. */
-const LIVE_LIMIT = 2 * 1024 * 1024;
+let close: (() => void) | undefined;
+afterEach(() => close?.());
 
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const fn of cleanup) fn();
-  cleanup = [];
-});
-
-/** A real Socket.io server and client on loopback; resolves with the server's side of the connection. */
-async function connectedPair(): Promise<{ server: Socket; client: ClientSocket }> {
-  const httpServer = http.createServer();
-  const ioServer = new Server(httpServer);
-  await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-  const { port } = httpServer.address() as AddressInfo;
-  const serverSide = new Promise<Socket>((r) => ioServer.once('connection', r));
-  const client = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false });
-  cleanup.push(() => {
-    client.close();
-    void ioServer.close();
-  });
-  return { server: await serverSide, client };
+async function connectedPair() {
+  const pair = await connectedSocketPair();
+  close = pair.close;
+  return pair;
 }
 
 describe('bytes a socket has queued', () => {

@@ -1,29 +1,17 @@
-import http from 'node:http';
-import type { AddressInfo, Socket as TcpSocket } from 'node:net';
-import { Server, type Socket } from 'socket.io';
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import type { Socket as TcpSocket } from 'node:net';
+import type { Socket } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batchWebSocketWrites } from '../../server/platform/socket-write-batching.ts';
+import { connectedSocketPair } from '../helpers/socket-pair.ts';
 
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const fn of cleanup) fn();
-  cleanup = [];
-});
+let close: (() => void) | undefined;
+afterEach(() => close?.());
 
 async function connectedPair(batched: boolean, transports: Array<'websocket' | 'polling'> = ['websocket']) {
-  const httpServer = http.createServer();
-  const ioServer = new Server(httpServer);
-  if (batched) batchWebSocketWrites(ioServer);
-  await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
-  const { port } = httpServer.address() as AddressInfo;
-  const serverSide = new Promise<Socket>((r) => ioServer.once('connection', r));
-  const client = connect(`http://127.0.0.1:${port}`, { transports, reconnection: false });
-  cleanup.push(() => {
-    client.close();
-    void ioServer.close();
-  });
-  return { server: await serverSide, client };
+  const pair = await connectedSocketPair({ transports, setup: batched ? batchWebSocketWrites : undefined });
+  close = pair.close;
+  return pair;
 }
 
 /** Counts the writes handed to the server side's TCP socket (each is one system call or more). */
