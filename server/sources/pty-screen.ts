@@ -71,12 +71,12 @@ export class ScreenHost {
     if (!this.clients.size) this.stopWhenIdle();
   }
 
+  /** Called when the last screen closes; `ensure` (any new terminal) clears the timer. */
   private stopWhenIdle() {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       const w = this.worker;
-      if (!w || this.clients.size) return;
+      if (!w) return; // it died meanwhile
       this.worker = null; // first, so its exit is not taken for a crash
       void w.terminate();
     }, this.idleMs);
