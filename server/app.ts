@@ -30,6 +30,7 @@ import { registerJobSockets, type JobsNamespace } from './jobs/jobs.socket.ts';
 import { ProjectRepository } from './projects/project.repository.ts';
 import { ProjectsService } from './projects/projects.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
+import { PipeSupply } from './sources/pipe-supply.ts';
 import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 import { createVms } from './vms/vms.module.ts';
@@ -91,7 +92,8 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
     cancelGraceMs: config.JOB_CANCEL_GRACE_MS,
     outageTimeoutMs: config.DB_OUTAGE_TIMEOUT_MS,
   }, log.child({ module: 'jobs' }));
-  const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit);
+  const pipes = new PipeSupply(log.child({ module: 'jobs' }));
+  const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit, pipes);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
   const cluster = await joinCluster({
     config, registry, jobsNsp: jobsNsp as never, hub, jobs, jobRepo, runner, log, discovering: socketBus?.discovering,
@@ -143,7 +145,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   // The VM queue first (no new operations start), then jobs (they close their channels
   // cleanly), then the SSH connections under them.
   const stoppers: Array<() => Promise<void>> = [
-    async () => vms?.close(), () => runner.shutdown(), async () => ssh.close(), () => cluster.close(),
+    async () => vms?.close(), () => runner.shutdown(), async () => pipes.close(), async () => ssh.close(), () => cluster.close(),
   ];
   return {
     app,

@@ -47,6 +47,16 @@ describe('make jobs', () => {
     expect(events.find((e) => e.stream === 'stderr')?.chunk).toContain('about to fail');
   });
 
+  it('lets a target open /dev/stdout and /dev/stderr, each output kept on its stream', async () => {
+    const job = await waitDone(c, (await run('devfiles')).json.id);
+    const events = await allEvents(c, job.id);
+    const text = (stream: string) => events.filter((e) => e.stream === stream).map((e) => e.chunk).join('');
+    expect(text('system')).not.toMatch(/No such device/);
+    expect(job).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(text('stdout')).toBe('to dev stdout\nthrough tee\n');
+    expect(text('stderr')).toBe('to dev stderr\nthrough tee\n');
+  });
+
   it('keeps NUL bytes and invalid UTF-8 byte-exact', async () => {
     const job = await waitDone(c, (await run('binary')).json.id);
     const log = await rawLog(s.base, cookie, job.id);

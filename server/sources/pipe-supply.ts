@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from '../platform/logger.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** Both ends of one pipe, as file descriptors of this process. */
+export interface PipeEnds {
+  read: number;
+  write: number;
+}
+
+/** FIFOs made by one `mkfifo`: a job takes two, so one call serves 16 jobs. */
+const BATCH = 32;
+/** After FIFOs could not be made, jobs use socket pairs for this long before the next try. */
+const RETRY_MS = 60_000;
+const DIR_PREFIX = 'vmo-pipes-';
+
+/**
+ * Real pipes for the output of job processes.
+ *
+ * Node connects a child's `'pipe'` stdio with a Unix socket pair, and a socket cannot be
+ * opened by name: in a job, `echo x > /dev/stderr`, `tee /dev/stdout` or a tool told to log
+ * to `/dev/stdout` failed with "No such device or address". A shell, a CI runner or
+ * Go's os/exec give their children pipes, where all of these work. Node cannot make a pipe
+ * without a child process, so pipes are made from FIFOs: one `mkfifo` makes a stock of
+ * them in a private directory, and each is opened at both ends and unlinked at once. What
+ * remains is an anonymous pipe: no process can open it by name, so a process left holding
+ * an old job's pipe can never reach a new job's.
+ *
+ * When FIFOs cannot be made (no `mkfifo`, a temporary directory that refuses them),
+ * `take()` answers null and the caller keeps Node's socket pairs; that is logged, and
+ * tried again a minute later.
+ */
+export class PipeSupply {
+  private dir: string | null = null;
+  private stock: string[] = [];
+  private made = 0;
+  private refilling: Promise<void> | null = null;
+  private failedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly tmpDir = os.tmpdir(),
+  ) {}
+
+  /** A new pipe, or null when FIFOs cannot be made here right now. */
+  async take(): Promise<PipeEnds | null> {
+    const failing = () => Date.now() - this.failedAt < RETRY_MS;
+    // Refilled before it runs out, so that a burst of jobs rarely waits for `mkfifo`.
+    if (this.stock.length <= BATCH / 2 && !failing()) void this.refill();
+    while (!this.stock.length) {
+      if (failing()) return null;
+      await this.refill();
+    }
+    const fifo = this.stock.pop()!;
+    try {
+      // The read end first, without blocking; then the write end opens at once, as it has a reader.
+      const read = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try {
+        return { read, write: fs.openSync(fifo, fs.constants.O_WRONLY) };
+      } catch (err) {
+        fs.closeSync(read);
+        throw err;
+      }
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+  }
+
+  /** Removes the directory and the FIFOs not taken. Pipes already taken are unaffected. */
+  close(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+    this.stock = [];
+  }
+
+  private refill(): Promise<void> {
+    this.refilling ??= this.makeFifos()
+      .catch((err: Error) => {
+        this.failedAt = Date.now();
+        this.log.warn({ err: err.message }, 'cannot make FIFOs; job output uses socket pairs, where /dev/stdout cannot be opened');
+      })
+      .finally(() => {
+        this.refilling = null;
+      });
+    return this.refilling;
+  }
+
+  private async makeFifos() {
+    if (!this.dir) {
+      removeStaleDirs(this.tmpDir);
+      this.dir = fs.mkdtempSync(path.join(this.tmpDir, `${DIR_PREFIX}${process.pid}-`));
+    }
+    const names = Array.from({ length: BATCH }, () => path.join(this.dir!, String(++this.made)));
+    await execFileAsync('mkfifo', ['-m', '600', '--', ...names]);
+    this.stock.push(...names);
+  }
+}
+
+/** Directories of servers that were killed before they could remove theirs. */
+function removeStaleDirs(tmpDir: string) {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(tmpDir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const pid = Number(name.slice(DIR_PREFIX.length).split('-')[0]);
+    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    try {
+      fs.rmSync(path.join(tmpDir, name), { recursive: true, force: true });
+    } catch {
+      // another user's: theirs to remove
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
