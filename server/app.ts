@@ -31,6 +31,7 @@ import { ProjectRepository } from './projects/project.repository.ts';
 import { ProjectsService } from './projects/projects.service.ts';
 import { projectRoutes } from './projects/projects.routes.ts';
 import { PipeSupply } from './sources/pipe-supply.ts';
+import { ProcessLauncher } from './sources/process-launcher.ts';
 import { createSsh } from './ssh/ssh.module.ts';
 import { createTerminals } from './terminals/terminals.module.ts';
 import { createVms } from './vms/vms.module.ts';
@@ -93,7 +94,9 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
     outageTimeoutMs: config.DB_OUTAGE_TIMEOUT_MS,
   }, log.child({ module: 'jobs' }));
   const pipes = new PipeSupply(log.child({ module: 'jobs' }));
-  const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit, pipes);
+  const launcher = new ProcessLauncher(pipes, log.child({ module: 'jobs' }));
+  launcher.prepare();
+  const jobs = new JobService(jobRepo, eventRepo, runner, projects, audit, launcher);
   notifyJob = registerJobSockets(jobsNsp, jobs, hub).updated;
   const cluster = await joinCluster({
     config, registry, jobsNsp: jobsNsp as never, hub, jobs, jobRepo, runner, log, discovering: socketBus?.discovering,
@@ -145,7 +148,7 @@ export async function createApp({ config, db, log, databaseUrl, serveUi = true }
   // The VM queue first (no new operations start), then jobs (they close their channels
   // cleanly), then the SSH connections under them.
   const stoppers: Array<() => Promise<void>> = [
-    async () => vms?.close(), () => runner.shutdown(), async () => pipes.close(), async () => ssh.close(), () => cluster.close(),
+    async () => vms?.close(), () => runner.shutdown(), async () => launcher.close(), async () => pipes.close(), async () => ssh.close(), () => cluster.close(),
   ];
   return {
     app,

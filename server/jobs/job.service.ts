@@ -5,7 +5,7 @@ import type { AuditLog } from '../platform/audit.ts';
 import { conflict, forbidden, notFound, validationFailed } from '../platform/errors.ts';
 import type { ProjectsService } from '../projects/projects.service.ts';
 import { childEnv } from '../sources/child-env.ts';
-import type { PipeSupply } from '../sources/pipe-supply.ts';
+import type { ProcessLauncher } from '../sources/process-launcher.ts';
 import { runProcess } from '../sources/process.source.ts';
 import type { JobRepository, JobFilter } from './job.repository.ts';
 import type { JobRunner } from './job-runner.ts';
@@ -28,7 +28,7 @@ export class JobService {
     private readonly runner: JobRunner,
     private readonly projects: ProjectsService,
     private readonly audit: AuditLog,
-    private readonly pipes?: PipeSupply,
+    private readonly launcher?: ProcessLauncher,
   ) {
     this.starters.set('make', (user, body) => this.startMake(user, body as Extract<CreateJobBody, { type: 'make' }>));
   }
@@ -110,7 +110,7 @@ export class JobService {
     return this.runner.run(job, async (sink) => {
       sink.system(`$ ${job.command}   (in ${cwd})`);
       const env = childEnv({ FORCE_COLOR: '1', CLICOLOR_FORCE: '1' });
-      const run = await runProcess(argv, { cwd, env, sink, pipes: this.pipes });
+      const run = await runProcess(argv, { cwd, env, sink, launcher: this.launcher });
       return { pgid: run.pid, procStart: run.startTime, finished: run.finished, cancel: run.cancel };
     });
   }

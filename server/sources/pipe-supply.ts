@@ -49,6 +49,24 @@ export class PipeSupply {
 
   /** A new pipe, or null when FIFOs cannot be made here right now. */
   async take(): Promise<PipeEnds | null> {
+    const fifo = await this.takeFifo();
+    if (!fifo) return null;
+    try {
+      // It has a reader, so the write end opens at once.
+      return { read: fifo.read, write: fs.openSync(fifo.path, fs.constants.O_WRONLY) };
+    } catch (err) {
+      fs.closeSync(fifo.read);
+      throw err;
+    } finally {
+      fs.rmSync(fifo.path, { force: true });
+    }
+  }
+
+  /**
+   * A FIFO opened for reading, for another process to open for writing (the process
+   * helper). The caller removes `path` once the writer has it open, or when it gives up.
+   */
+  async takeFifo(): Promise<{ path: string; read: number } | null> {
     const failing = () => Date.now() - this.failedAt < RETRY_MS;
     // Refilled before it runs out, so that a burst of jobs rarely waits for `mkfifo`.
     if (this.stock.length <= BATCH / 2 && !failing()) void this.refill();
@@ -58,17 +76,17 @@ export class PipeSupply {
     }
     const fifo = this.stock.pop()!;
     try {
-      // The read end first, without blocking; then the write end opens at once, as it has a reader.
-      const read = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      try {
-        return { read, write: fs.openSync(fifo, fs.constants.O_WRONLY) };
-      } catch (err) {
-        fs.closeSync(read);
-        throw err;
-      }
-    } finally {
+      // Without blocking: nothing has it open for writing yet.
+      return { path: fifo, read: fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) };
+    } catch (err) {
       fs.rmSync(fifo, { force: true });
+      throw err;
     }
+  }
+
+  /** Makes the first stock now rather than when the first pipe is asked for. */
+  prepare(): void {
+    if (!this.stock.length && Date.now() - this.failedAt >= RETRY_MS) void this.refill();
   }
 
   /** Removes the directory and the FIFOs not taken. Pipes already taken are unaffected. */

@@ -2,30 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobEventSink } from '../../server/events/job-event-sink.ts';
-import type { StoredEvent } from '../../server/events/event.repository.ts';
 import { createLogger } from '../../server/platform/logger.ts';
 import { PipeSupply } from '../../server/sources/pipe-supply.ts';
-import { runProcess } from '../../server/sources/process.source.ts';
+import { ProcessLauncher } from '../../server/sources/process-launcher.ts';
+import { runToEnd } from '../helpers/run-process.ts';
 
 const log = createLogger('silent');
-const openFds = () => fs.readdirSync('/proc/self/fd').length;
-
-/** A sink that keeps what it stores in memory. */
-function memorySink() {
-  const stored: StoredEvent[] = [];
-  const sink = new JobEventSink({ jobId: 'job', insertBatch: async (_id, events) => void stored.push(...events), publish: () => {}, log });
-  const text = (stream: string) => stored.filter((e) => e.stream === stream).map((e) => e.chunk.toString()).join('');
-  return { sink, text };
-}
-
-async function runToEnd(script: string, pipes?: PipeSupply) {
-  const { sink, text } = memorySink();
-  const run = await runProcess(['sh', '-c', script], { cwd: os.tmpdir(), env: { PATH: process.env.PATH! }, sink, pipes });
-  const exit = await run.finished;
-  await sink.close();
-  return { exit, stdout: text('stdout'), stderr: text('stderr') };
-}
 
 describe('PipeSupply', () => {
   let tmp: string;
@@ -62,20 +44,10 @@ describe('PipeSupply', () => {
     pipes.close();
   });
 
-  it('lets a job open /dev/stdout and /dev/stderr, and leaks no descriptor', async () => {
-    const pipes = new PipeSupply(log, tmp);
-    await runToEnd('true', pipes); // the first call makes the directory and the stock
-    const before = openFds();
-    const r = await runToEnd('echo out > /dev/stdout; echo err > /dev/stderr; echo both | tee /dev/stderr', pipes);
-    expect(r).toEqual({ exit: { exitCode: 0, signal: null }, stdout: 'out\nboth\n', stderr: 'err\nboth\n' });
-    expect(openFds()).toBe(before);
-    pipes.close();
-  });
-
   it('falls back to socket pairs when FIFOs cannot be made, and the job still runs', async () => {
     const pipes = new PipeSupply(log, path.join(tmp, 'missing'));
     expect(await pipes.take()).toBeNull();
-    const r = await runToEnd('echo plain; echo err >&2; echo x > /dev/stdout', pipes);
+    const r = await runToEnd(['sh', '-c', 'echo plain; echo err >&2; echo x > /dev/stdout'], new ProcessLauncher(pipes, log));
     // What the supply is for: a socket cannot be opened by name.
     expect(r.stdout).toBe('plain\n');
     expect(r.stderr).toMatch(/^err\n.*No such device or address/s);
