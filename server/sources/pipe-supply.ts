@@ -13,8 +13,13 @@ export interface PipeEnds {
   write: number;
 }
 
-/** FIFOs made by one `mkfifo`: a job takes two, so one call serves 16 jobs. */
-const BATCH = 32;
+/**
+ * FIFOs made by one `mkfifo`: a job takes two, so one call serves 64 jobs. Each call forks
+ * the server (10-25 ms of its event loop), so a burst of 50 jobs should need at most one.
+ */
+const BATCH = 128;
+/** The next batch is made when the stock falls to this. */
+const LOW_WATER = BATCH / 4;
 /** After FIFOs could not be made, jobs use socket pairs for this long before the next try. */
 const RETRY_MS = 60_000;
 const DIR_PREFIX = 'vmo-pipes-';
@@ -69,7 +74,7 @@ export class PipeSupply {
   async takeFifo(): Promise<{ path: string; read: number } | null> {
     const failing = () => Date.now() - this.failedAt < RETRY_MS;
     // Refilled before it runs out, so that a burst of jobs rarely waits for `mkfifo`.
-    if (this.stock.length <= BATCH / 2 && !failing()) void this.refill();
+    if (this.stock.length <= LOW_WATER && !failing()) void this.refill();
     while (!this.stock.length) {
       if (failing()) return null;
       await this.refill();
