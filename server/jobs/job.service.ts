@@ -28,7 +28,7 @@ export class JobService {
     private readonly runner: JobRunner,
     private readonly projects: ProjectsService,
     private readonly audit: AuditLog,
-    private readonly launcher?: ProcessLauncher,
+    private readonly launcher: ProcessLauncher,
   ) {
     this.starters.set('make', (user, body) => this.startMake(user, body as Extract<CreateJobBody, { type: 'make' }>));
   }
