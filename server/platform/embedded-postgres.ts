@@ -9,6 +9,7 @@ import { locatePostgresData } from './embedded-postgres/data-location.ts';
 import { postgresRunAs } from './embedded-postgres/postgres-user.ts';
 import { initCluster, startServer, type RunningPostgres } from './embedded-postgres/postgres-process.ts';
 import { EmbeddedPostgresError, OWN_POSTGRES } from './embedded-postgres/start-error.ts';
+import { processAlive } from './process-alive.ts';
 
 export { EmbeddedPostgresError } from './embedded-postgres/start-error.ts';
 
@@ -29,15 +30,6 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** See DEFAULT_EMBEDDED_POSTGRES_DIR. */
   systemDir?: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readPid(file: string): number | null {
@@ -63,10 +55,10 @@ async function freePort(): Promise<number> {
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (!isAlive(pid)) return true;
+    if (!processAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return !isAlive(pid);
+  return !processAlive(pid);
 }
 
 /**
@@ -77,7 +69,7 @@ function claimDataDir(dataDir: string): string {
   fs.mkdirSync(dataDir, { recursive: true });
   const lockFile = path.join(dataDir, 'server.pid');
   const owner = readPid(lockFile);
-  if (owner && owner !== process.pid && isAlive(owner)) {
+  if (owner && owner !== process.pid && processAlive(owner)) {
     throw new DataDirBusyError(
       `vm-orchestrator is already running on ${dataDir} (pid ${owner}). Stop it first, or set DATA_DIR to another directory.`,
     );
@@ -92,7 +84,7 @@ function claimDataDir(dataDir: string): string {
  */
 async function stopOrphanPostmaster(pgData: string, log: Logger): Promise<void> {
   const postmaster = readPid(path.join(pgData, 'postmaster.pid'));
-  if (postmaster && isAlive(postmaster)) {
+  if (postmaster && processAlive(postmaster)) {
     log.warn({ pid: postmaster }, 'stopping a Postgres left running by a server that did not shut down');
     process.kill(postmaster, 'SIGINT');
     if (!(await waitForExit(postmaster, 15_000))) {

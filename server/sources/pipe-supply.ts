@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../platform/logger.ts';
+import { processAlive } from '../platform/process-alive.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -134,20 +135,11 @@ function removeStaleDirs(tmpDir: string) {
   }
   for (const name of entries) {
     const pid = Number(name.slice(DIR_PREFIX.length).split('-')[0]);
-    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    if (!name.startsWith(DIR_PREFIX) || !Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
     try {
       fs.rmSync(path.join(tmpDir, name), { recursive: true, force: true });
     } catch {
       // another user's: theirs to remove
     }
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
