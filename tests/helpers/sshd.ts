@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import { allProcesses, descendantsOf, hasEnv, killQuietly, runsProgram, sleep, waitUntilGone, type Proc } from './proc-tree.ts';
 import { requireTool } from './require-tool.ts';
 import { makeClientKey, makeHostKey, removeClientKeys } from './ssh-test-keys.ts';
+import { freePort } from './server-process.ts';
 
 const SSHD = '/usr/sbin/sshd';
 const SETPRIV = '/usr/bin/setpriv';
@@ -162,17 +163,6 @@ function sshdConfig(o: { dir: string; home: string; listen: string | null; hostK
     matchBlocks,
     '',
   ].join('\n');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,8 +12,8 @@ import { migrate } from '../../server/platform/migrator.ts';
 import { allEvents, FIXTURES, rawLog, waitDone, waitFor, writeRegistry } from '../helpers/jobs.ts';
 import { ADMIN_PASSWORD, client, login } from '../helpers/server.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { freePort, spawnServer } from '../helpers/server-process.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const registry = writeRegistry({ fixture: path.join(FIXTURES, 'jobs') });
 
 describe('database trouble mid-job', () => {
@@ -33,7 +33,7 @@ describe('database trouble mid-job', () => {
     const port = Number(new URL(pg.url).port);
     const db = createPool(pg.url);
     await migrate(db);
-    const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, DB_OUTAGE_TIMEOUT_MS: '1500' });
+    const config = loadConfig({ LOG_LEVEL: 'silent', MKCLI_REGISTRY: registry, DB_OUTAGE_TIMEOUT_MS: '4000' }); // above a restart's time on a loaded machine
     const app = await createApp({ config, db, log, serveUi: false });
     await app.auth.bootstrapAdmin(ADMIN_PASSWORD, () => {});
     await app.listen(0, '127.0.0.1');
@@ -51,13 +51,13 @@ describe('database trouble mid-job', () => {
     const text = (await allEvents(c, job.id)).filter((e) => e.stream === 'stdout').map((e) => e.chunk).join('');
     expect(text).toBe(Array.from({ length: 20 }, (_, i) => `line ${i + 1}\n`).join(''));
 
-    // An outage past DB_OUTAGE_TIMEOUT_MS: the process is stopped, and once the database
-    // is back the job is failed with a system event saying why.
-    const { json: job2 } = await c.post('/api/jobs', { type: 'make', project: 'fixture', target: 'slow' });
+    // An outage past DB_OUTAGE_TIMEOUT_MS: the process (one that would print for a minute)
+    // is stopped, and once the database is back the job is failed with a system event saying why.
+    const { json: job2 } = await c.post('/api/jobs', { type: 'make', project: 'fixture', target: 'long' });
     await new Promise((r) => setTimeout(r, 200));
     const finished = app.runner.finished(job2.id)!;
     await pg.stop();
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 5000));
     pg = await startEmbeddedPostgres(dir, log, { port });
     const failed = await finished;
     expect(failed.status).toBe('failed');
@@ -73,21 +73,17 @@ describe('a killed server', () => {
   afterAll(() => children.forEach((ch) => ch.kill('SIGKILL')));
 
   function startServer(databaseUrl: string, port: number) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', MKCLI_REGISTRY: registry, ADMIN_PASSWORD },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    return child;
+    const server = spawnServer(port, { DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', MKCLI_REGISTRY: registry, ADMIN_PASSWORD });
+    children.push(server.child);
+    return server;
   }
 
   it('marks its running jobs interrupted on the next start and kills what they left', async () => {
     const database = await freshDatabase({ migrate: false });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const first = startServer(database.url, port);
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 30_000, 'first server');
+    await first.healthy('the first server');
     const cookie = await login(base);
     const c = client(base, { cookie });
     const { json: job } = await c.post('/api/jobs', { type: 'make', project: 'fixture', target: 'tree' });
@@ -95,12 +91,11 @@ describe('a killed server', () => {
       const m = /grandchild (\d+)/.exec((await rawLog(base, cookie, job.id)).toString());
       return m ? Number(m[1]) : null;
     }, 10_000, 'grandchild pid');
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
     expect(() => process.kill(pid, 0)).not.toThrow(); // orphaned, still running
 
-    startServer(database.url, port);
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 30_000, 'second server');
+    await startServer(database.url, port).healthy('the second server');
     const c2 = client(base, { cookie: await login(base) });
     const after = await waitDone(c2, job.id, 5000);
     expect(after.status).toBe('interrupted');

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +9,8 @@ import { freshDatabase } from '../helpers/db.ts';
 import { dockerForTests, removeContainersLabelled } from '../helpers/docker.ts';
 import { waitFor } from '../helpers/jobs.ts';
 import { ADMIN_PASSWORD, client, login } from '../helpers/server.ts';
+import { freePort, spawnServer } from '../helpers/server-process.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const docker = await dockerForTests();
 
 /**
@@ -32,24 +32,20 @@ describe.skipIf(!docker)('a server killed mid-provision (real dockerd)', () => {
   });
 
   function startServer(databaseUrl: string, port: number) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', ADMIN_PASSWORD, DATA_DIR: dataDir,
-        VM_QUEUE_HEARTBEAT_SECONDS: '10', VM_QUEUE_SUPERVISE_SECONDS: '2', VM_PROVISION_RETRY_SECONDS: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = spawnServer(port, {
+      DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', ADMIN_PASSWORD, DATA_DIR: dataDir,
+      VM_QUEUE_HEARTBEAT_SECONDS: '10', VM_QUEUE_SUPERVISE_SECONDS: '2', VM_PROVISION_RETRY_SECONDS: '1',
     });
-    children.push(child);
-    return child;
+    children.push(server.child);
+    return server;
   }
 
   it('ends running with one container after a restart', async () => {
     database = await freshDatabase({ migrate: false });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const first = startServer(database.url, port);
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 30_000, 'first server');
+    await first.healthy('the first server');
     const c = client(base, { cookie: await login(base) });
     consoleId = (await database.db.query('SELECT id FROM console_identity')).rows[0].id;
 
@@ -57,11 +53,10 @@ describe.skipIf(!docker)('a server killed mid-provision (real dockerd)', () => {
     expect(r.status, r.text).toBe(202);
     const vmId = r.json.vm.id as string;
     await waitFor(async () => ((await c.get(`/api/vms/${vmId}`)).json as Vm).state === 'provisioning', 20_000, 'provisioning');
-    first.kill('SIGKILL');
-    await new Promise((res) => first.once('exit', res));
+    first.child.kill('SIGKILL');
+    await new Promise((res) => first.child.once('exit', res));
 
-    startServer(database.url, port);
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 30_000, 'second server');
+    await startServer(database.url, port).healthy('the second server');
     const c2 = client(base, { cookie: await login(base) });
     const vm = await waitFor(async () => {
       const v = (await c2.get(`/api/vms/${vmId}`)).json as Vm;
