@@ -97,10 +97,14 @@ export class PipeSupply {
 
   /** Removes the directory and the FIFOs not taken. Pipes already taken are unaffected. */
   close(): void {
+    process.off('exit', this.onExit);
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
     this.stock = [];
   }
+
+  /** A process that exits without closing (a forced shutdown) still removes its directory. */
+  private readonly onExit = () => this.close();
 
   private refill(): Promise<void> {
     this.refilling ??= this.makeFifos()
@@ -118,6 +122,7 @@ export class PipeSupply {
     if (!this.dir) {
       removeStaleDirs(this.tmpDir);
       this.dir = fs.mkdtempSync(path.join(this.tmpDir, `${DIR_PREFIX}${process.pid}-`));
+      process.once('exit', this.onExit);
     }
     const names = Array.from({ length: BATCH }, () => path.join(this.dir!, String(++this.made)));
     await execFileAsync('mkfifo', ['-m', '600', '--', ...names]);

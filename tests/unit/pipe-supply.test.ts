@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { ProcessLauncher } from '../../server/sources/process-launcher.ts';
 import { runToEnd } from '../helpers/run-process.ts';
 
 const log = createLogger('silent');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 describe('PipeSupply', () => {
   let tmp: string;
@@ -27,6 +29,20 @@ describe('PipeSupply', () => {
     fs.closeSync(ends.read);
     fs.closeSync(ends.write);
     pipes.close();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  it('removes its directory when the process exits without closing it', async () => {
+    const script = `
+      import { createLogger } from './server/platform/logger.ts';
+      import { PipeSupply } from './server/sources/pipe-supply.ts';
+      const pipes = new PipeSupply(createLogger('silent'), ${JSON.stringify(tmp)});
+      await pipes.take();
+      console.log(require('node:fs').readdirSync(${JSON.stringify(tmp)}).length);
+      process.exit(0);
+    `.replace("require('node:fs')", "(await import('node:fs'))");
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT }).toString();
+    expect(out.trim()).toBe('1'); // the directory existed while it ran
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
