@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from './logger.ts';
@@ -9,6 +8,7 @@ import { locatePostgresData } from './embedded-postgres/data-location.ts';
 import { postgresRunAs } from './embedded-postgres/postgres-user.ts';
 import { initCluster, startServer, type RunningPostgres } from './embedded-postgres/postgres-process.ts';
 import { EmbeddedPostgresError, OWN_POSTGRES } from './embedded-postgres/start-error.ts';
+import { freePort } from './free-port.ts';
 import { processAlive } from './process-alive.ts';
 
 export { EmbeddedPostgresError } from './embedded-postgres/start-error.ts';
@@ -39,17 +39,6 @@ function readPid(file: string): number | null {
   } catch {
     return null;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForExit(pid: number, ms: number): Promise<boolean> {

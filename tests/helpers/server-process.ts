@@ -1,21 +1,8 @@
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { waitFor } from './jobs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-
-/** A port nothing listens on now (the kernel's pick), for a server that must come back on the same one. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A console server in a process of its own, for tests that kill it mid-work. Its output is

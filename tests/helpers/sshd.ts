@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { allProcesses, descendantsOf, hasEnv, killQuietly, runsProgram, sleep, waitUntilGone, type Proc } from './proc-tree.ts';
 import { requireTool } from './require-tool.ts';
 import { makeClientKey, makeHostKey, removeClientKeys } from './ssh-test-keys.ts';
-import { freePort } from './server-process.ts';
+import { freePort } from '../../server/platform/free-port.ts';
 
 const SSHD = '/usr/sbin/sshd';
 const SETPRIV = '/usr/bin/setpriv';

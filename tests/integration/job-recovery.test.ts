@@ -11,8 +11,9 @@ import { createLogger } from '../../server/platform/logger.ts';
 import { migrate } from '../../server/platform/migrator.ts';
 import { allEvents, FIXTURES, rawLog, waitDone, waitFor, writeRegistry } from '../helpers/jobs.ts';
 import { ADMIN_PASSWORD, client, login } from '../helpers/server.ts';
+import { freePort } from '../../server/platform/free-port.ts';
 import { freshDatabase } from '../helpers/db.ts';
-import { freePort, spawnServer } from '../helpers/server-process.ts';
+import { spawnServer } from '../helpers/server-process.ts';
 
 const registry = writeRegistry({ fixture: path.join(FIXTURES, 'jobs') });
 

@@ -5,11 +5,12 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/lib/shared/vms.ts';
+import { freePort } from '../../server/platform/free-port.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { dockerForTests, removeContainersLabelled } from '../helpers/docker.ts';
 import { waitFor } from '../helpers/jobs.ts';
 import { ADMIN_PASSWORD, client, login } from '../helpers/server.ts';
-import { freePort, spawnServer } from '../helpers/server-process.ts';
+import { spawnServer } from '../helpers/server-process.ts';
 
 const docker = await dockerForTests();
 
