@@ -166,7 +166,7 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
     expect((await alice.post(`/api/vms/${vm.id}/actions`, { action: 'start' })).status).toBe(202);
     const restarted = await until(vm.id, (v) => v.state === 'running' && settled(v));
     const exec = await alice.post(`/api/vms/${vm.id}/exec`, { command: 'echo back' });
-    expect((await waitDone(alice, exec.json.id, 60_000)).status).toBe('success');
+    expect((await waitDone(alice, exec.json.id, 60_000)).status, await log(exec.json.id)).toBe('success');
     expect(restarted.sshPort).toBeGreaterThan(0);
 
     expect((await alice.post(`/api/vms/${vm.id}/actions`, { action: 'destroy' })).status).toBe(202);
@@ -279,7 +279,8 @@ describe.skipIf(!docker)('VM engine (real dockerd)', () => {
     const eph = await create('once', { ephemeral: true });
     await until(eph.vm.id, (v) => v.state === 'running' && settled(v));
     const exec = await alice.post(`/api/vms/${eph.vm.id}/exec`, { command: 'echo only-once' });
-    expect((await waitDone(alice, exec.json.id, 60_000)).status).toBe('success');
+    // On failure, the job's own output (it says why the SSH connection failed).
+    expect((await waitDone(alice, exec.json.id, 60_000)).status, await log(exec.json.id)).toBe('success');
     await until(eph.vm.id, (v) => v.state === 'destroyed' && settled(v));
     expect(await containersOf(eph.vm.id)).toEqual([]);
   });
