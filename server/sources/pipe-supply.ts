@@ -14,6 +14,12 @@ export interface PipeEnds {
   write: number;
 }
 
+/** A FIFO's name and the read end this process holds open. */
+export interface Fifo {
+  path: string;
+  read: number;
+}
+
 /**
  * FIFOs made by one `mkfifo`: a job takes two, so one call serves 64 jobs. Each call forks
  * the server (10-25 ms of its event loop), so a burst of 50 jobs should need at most one.
@@ -56,23 +62,53 @@ export class PipeSupply {
   /** A new pipe, or null when FIFOs cannot be made here right now. */
   async take(): Promise<PipeEnds | null> {
     const fifo = await this.takeFifo();
-    if (!fifo) return null;
+    return fifo && openWriteEnd(fifo);
+  }
+
+  /** Two pipes, for a process's stdout and stderr; null (and nothing left open) when FIFOs cannot be made. */
+  async takePair(): Promise<[PipeEnds, PipeEnds] | null> {
+    const fifos = await this.takeFifoPair();
+    if (!fifos) return null;
+    let out: PipeEnds;
     try {
-      // It has a reader, so the write end opens at once.
-      return { read: fifo.read, write: fs.openSync(fifo.path, fs.constants.O_WRONLY) };
+      out = openWriteEnd(fifos[0]);
     } catch (err) {
-      fs.closeSync(fifo.read);
+      this.release(fifos[1]);
       throw err;
-    } finally {
-      fs.rmSync(fifo.path, { force: true });
     }
+    try {
+      return [out, openWriteEnd(fifos[1])];
+    } catch (err) {
+      fs.closeSync(out.read);
+      fs.closeSync(out.write);
+      throw err;
+    }
+  }
+
+  /** Two FIFOs opened for reading (see takeFifo); null, with none kept, when FIFOs cannot be made. */
+  async takeFifoPair(): Promise<[Fifo, Fifo] | null> {
+    const first = await this.takeFifo();
+    if (!first) return null;
+    const second = await this.takeFifo().catch((err) => {
+      this.release(first);
+      throw err;
+    });
+    if (second) return [first, second];
+    this.release(first);
+    return null;
+  }
+
+  /** Gives up a FIFO from takeFifo that no writer will open. */
+  release(fifo: Fifo): void {
+    fs.closeSync(fifo.read);
+    fs.rmSync(fifo.path, { force: true });
   }
 
   /**
    * A FIFO opened for reading, for another process to open for writing (the process
    * helper). The caller removes `path` once the writer has it open, or when it gives up.
    */
-  async takeFifo(): Promise<{ path: string; read: number } | null> {
+  async takeFifo(): Promise<Fifo | null> {
     const failing = () => Date.now() - this.failedAt < RETRY_MS;
     // Refilled before it runs out, so that a burst of jobs rarely waits for `mkfifo`.
     if (this.stock.length <= LOW_WATER && !failing()) void this.refill();
@@ -127,6 +163,18 @@ export class PipeSupply {
     const names = Array.from({ length: BATCH }, () => path.join(this.dir!, String(++this.made)));
     await execFileAsync('mkfifo', ['-m', '600', '--', ...names]);
     this.stock.push(...names);
+  }
+}
+
+/** Opens a FIFO's write end (at once: it has a reader) and removes its name. */
+function openWriteEnd(fifo: Fifo): PipeEnds {
+  try {
+    return { read: fifo.read, write: fs.openSync(fifo.path, fs.constants.O_WRONLY) };
+  } catch (err) {
+    fs.closeSync(fifo.read);
+    throw err;
+  } finally {
+    fs.rmSync(fifo.path, { force: true });
   }
 }
 

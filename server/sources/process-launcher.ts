@@ -68,15 +68,9 @@ export class ProcessLauncher {
    * or the helper cannot be reached: the caller starts the process itself.
    */
   async launch(argv: string[], opts: { cwd: string; env: Record<string, string> }): Promise<LaunchedProcess | null> {
-    const out = await this.pipes.takeFifo();
-    const err = out && (await this.pipes.takeFifo().catch((e) => {
-      release(out);
-      throw e;
-    }));
-    if (!out || !err) {
-      if (out) release(out);
-      return null;
-    }
+    const fifos = await this.pipes.takeFifoPair();
+    if (!fifos) return null;
+    const [out, err] = fifos;
     const id = ++this.nextId;
     let onStart!: (reply: Reply | null) => void;
     let onEnd!: (end: ProcessEnd) => void;
@@ -86,15 +80,15 @@ export class ProcessLauncher {
     const sent = this.send({ id, argv, cwd: opts.cwd, env: opts.env, stdout: out.path, stderr: err.path });
     this.holdOpen();
     const reply = sent ? await startReply : null;
-    // The helper has opened them (or given up): the names have served their purpose.
-    for (const fifo of [out, err]) fs.rmSync(fifo.path, { force: true });
     if (!reply) {
       // The helper could not be started: start the process in the server instead.
       this.forget(id);
-      for (const fifo of [out, err]) fs.closeSync(fifo.read);
+      for (const fifo of fifos) this.pipes.release(fifo);
       return null;
     }
-    const [stdout, stderr] = [out, err].map((fifo) => new net.Socket({ fd: fifo.read, readable: true, writable: false }));
+    // The helper has opened them (or given up): the names have served their purpose.
+    for (const fifo of fifos) fs.rmSync(fifo.path, { force: true });
+    const [stdout, stderr] = fifos.map((fifo) => new net.Socket({ fd: fifo.read, readable: true, writable: false }));
     if (reply.type === 'error') {
       this.forget(id);
       return { pid: undefined, stdout, stderr, end: Promise.resolve({ error: Object.assign(new Error(reply.message), { code: reply.code }) }) };
@@ -187,9 +181,4 @@ export class ProcessLauncher {
       req.onStart(reply);
     }
   }
-}
-
-function release(fifo: { path: string; read: number }) {
-  fs.closeSync(fifo.read);
-  fs.rmSync(fifo.path, { force: true });
 }

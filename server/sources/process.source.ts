@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { JobEventSink } from '../events/job-event-sink.ts';
-import type { PipeEnds, PipeSupply } from './pipe-supply.ts';
+import type { PipeSupply } from './pipe-supply.ts';
 import type { ProcessLauncher } from './process-launcher.ts';
 import { processStartTime, terminateGroup } from './process-group.ts';
 
@@ -108,7 +108,8 @@ async function launchHere(
   opts: { cwd: string; env: Record<string, string> },
   pipes: PipeSupply | undefined,
 ): Promise<LaunchedProcess> {
-  const ends = await takeTwo(pipes);
+  // Without pipes, Node's socket pairs.
+  const ends = (await pipes?.takePair()) ?? null;
   let child;
   try {
     child = spawn(argv[0], argv.slice(1), {
@@ -133,19 +134,4 @@ async function launchHere(
     child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
   });
   return { pid: child.pid, stdout, stderr, end };
-}
-
-/** Two pipes for stdout and stderr, or null to use Node's socket pairs for both. */
-async function takeTwo(pipes: PipeSupply | undefined): Promise<[PipeEnds, PipeEnds] | null> {
-  const first = await pipes?.take();
-  if (!first) return null;
-  const second = await pipes!.take().catch((err) => {
-    fs.closeSync(first.read);
-    fs.closeSync(first.write);
-    throw err;
-  });
-  if (second) return [first, second];
-  fs.closeSync(first.read);
-  fs.closeSync(first.write);
-  return null;
 }
