@@ -44,7 +44,7 @@ const DIR_PREFIX = 'vmo-pipes-';
  * an old job's pipe can never reach a new job's.
  *
  * When FIFOs cannot be made (no `mkfifo`, a temporary directory that refuses them),
- * `take()` answers null and the caller keeps Node's socket pairs; that is logged, and
+ * `takePair()` answers null and the caller keeps Node's socket pairs; that is logged, and
  * tried again a minute later.
  */
 export class PipeSupply {
@@ -58,12 +58,6 @@ export class PipeSupply {
     private readonly log: Logger,
     private readonly tmpDir = os.tmpdir(),
   ) {}
-
-  /** A new pipe, or null when FIFOs cannot be made here right now. */
-  async take(): Promise<PipeEnds | null> {
-    const fifo = await this.takeFifo();
-    return fifo && openWriteEnd(fifo);
-  }
 
   /** Two pipes, for a process's stdout and stderr; null (and nothing left open) when FIFOs cannot be made. */
   async takePair(): Promise<[PipeEnds, PipeEnds] | null> {

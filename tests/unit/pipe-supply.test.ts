@@ -20,14 +20,13 @@ describe('PipeSupply', () => {
 
   it('gives a pipe that carries bytes and that no name leads to', async () => {
     const pipes = new PipeSupply(log, tmp);
-    const ends = (await pipes.take())!;
+    const [ends, other] = (await pipes.takePair())!;
     expect(fs.fstatSync(ends.read).isFIFO()).toBe(true);
     expect(fs.readlinkSync(`/proc/self/fd/${ends.read}`)).toMatch(/ \(deleted\)$/);
     fs.writeSync(ends.write, 'hello');
     const buf = Buffer.alloc(16);
     expect(buf.subarray(0, fs.readSync(ends.read, buf)).toString()).toBe('hello');
-    fs.closeSync(ends.read);
-    fs.closeSync(ends.write);
+    for (const fd of [ends.read, ends.write, other.read, other.write]) fs.closeSync(fd);
     pipes.close();
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
@@ -37,7 +36,7 @@ describe('PipeSupply', () => {
       import { createLogger } from './server/platform/logger.ts';
       import { PipeSupply } from './server/sources/pipe-supply.ts';
       const pipes = new PipeSupply(createLogger('silent'), ${JSON.stringify(tmp)});
-      await pipes.take();
+      await pipes.takePair();
       console.log(require('node:fs').readdirSync(${JSON.stringify(tmp)}).length);
       process.exit(0);
     `.replace("require('node:fs')", "(await import('node:fs'))");
@@ -52,17 +51,16 @@ describe('PipeSupply', () => {
     for (const dir of [dead, alive]) fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dead, '1'), '');
     const pipes = new PipeSupply(log, tmp);
-    const ends = (await pipes.take())!;
+    const pair = (await pipes.takePair())!;
     expect(fs.existsSync(dead)).toBe(false);
     expect(fs.existsSync(alive)).toBe(true);
-    fs.closeSync(ends.read);
-    fs.closeSync(ends.write);
+    for (const ends of pair) for (const fd of [ends.read, ends.write]) fs.closeSync(fd);
     pipes.close();
   });
 
   it('falls back to socket pairs when FIFOs cannot be made, and the job still runs', async () => {
     const pipes = new PipeSupply(log, path.join(tmp, 'missing'));
-    expect(await pipes.take()).toBeNull();
+    expect(await pipes.takePair()).toBeNull();
     const r = await runToEnd(['sh', '-c', 'echo plain; echo err >&2; echo x > /dev/stdout'], new ProcessLauncher(pipes, log));
     // What the supply is for: a socket cannot be opened by name.
     expect(r.stdout).toBe('plain\n');
